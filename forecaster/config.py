@@ -1,0 +1,242 @@
+"""Typed configuration, loaded from ``configs/*.yaml`` and overridden by CLI flags.
+
+A run is described by one :class:`Config` (data + model + train + backtest). Unknown keys and
+out-of-range values are rejected with one line that names the key, the value and what is allowed.
+The resolved config is saved beside every model (:func:`dump_config`), so any model can be rebuilt.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from forecaster.errors import ConfigError
+from forecaster.resources import configs_dir
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class DataConfig(_Strict):
+    """Which series to load and how to clean it."""
+
+    source: Literal["yahoo", "open-meteo", "csv", "snapshot"] = "yahoo"
+    symbol: str | None = None
+    """Ticker (yahoo), city name (open-meteo), or snapshot name."""
+    latitude: float | None = Field(None, ge=-90, le=90)
+    longitude: float | None = Field(None, ge=-180, le=180)
+    path: Path | None = None
+    """CSV or Parquet file (source ``csv``)."""
+    time_column: str | None = None
+    """Time column of a CSV/Parquet file; ``None`` picks the first column that parses as dates."""
+    interval: str = "1d"
+    """Sampling interval: yahoo ``1m 2m 5m 15m 30m 60m 90m 1h 1d 5d 1wk 1mo 3mo``; open-meteo ``1h`` or ``1d``."""
+    variables: list[str] = Field(default_factory=list)
+    """Columns to fetch/keep (weather variables, CSV value columns); empty means the source default."""
+    target: str | None = None
+    """Column to forecast; ``None`` means the source default (``close`` for stocks, ``temperature_2m`` for weather)."""
+    covariates: list[str] | None = None
+    """Input columns besides the target; ``None`` means the source default, ``[]`` none."""
+    start: dt.date | None = None
+    end: dt.date | None = None
+    timezone: str | None = None
+    """Time zone for naive timestamps (csv) or requested from the API (open-meteo; ``auto`` = local)."""
+    max_gap: int = Field(3, ge=0)
+    """Missing values are forward-filled over at most this many consecutive steps; longer gaps are an error."""
+    offline: bool = False
+    """Never touch the network: use the cache, then the bundled snapshot."""
+
+    @model_validator(mode="after")
+    def _check_span(self) -> DataConfig:
+        if self.start and self.end and self.start >= self.end:
+            raise ValueError(f"start {self.start} must be before end {self.end}")
+        if (self.latitude is None) != (self.longitude is None):
+            raise ValueError("latitude and longitude must be given together")
+        return self
+
+
+class ModelConfig(_Strict):
+    """Window shape and network size."""
+
+    lookback: int = Field(60, ge=1, le=100_000)
+    """Input window length, in steps of the series' frequency."""
+    horizon: int = Field(5, ge=1, le=10_000)
+    """Forecast length, in steps of the series' frequency."""
+    hidden_size: int = Field(64, ge=1, le=4096)
+    num_layers: int = Field(2, ge=1, le=16)
+    bidirectional: bool = True
+    dropout: float = Field(0.1, ge=0.0, lt=1.0)
+    calendar: list[Literal["hour", "dayofweek", "dayofyear"]] | None = None
+    """Calendar features as sin/cos pairs; ``None`` picks by frequency (hourly: hour + dayofyear)."""
+
+
+class TrainConfig(_Strict):
+    """Optimisation, splitting and the Trainer."""
+
+    max_epochs: int = Field(30, ge=1)
+    batch_size: int = Field(128, ge=1)
+    learning_rate: float = Field(2e-3, gt=0)
+    weight_decay: float = Field(1e-4, ge=0)
+    patience: int = Field(5, ge=1)
+    """Early stopping: epochs without validation improvement."""
+    gradient_clip: float = Field(1.0, gt=0)
+    seed: int = 42
+    deterministic: bool = False
+    stride: int = Field(1, ge=1)
+    """Step between consecutive training windows."""
+    val_fraction: float = Field(0.15, gt=0, lt=1)
+    test_fraction: float = Field(0.15, ge=0, lt=1)
+    train_end: dt.date | None = None
+    """Split by date instead of fraction: training data ends before this date ..."""
+    val_end: dt.date | None = None
+    """... and validation data before this one (the rest is the test span)."""
+    accelerator: str = "auto"
+    precision: Literal["auto", "32-true", "16-mixed", "bf16-mixed"] = "auto"
+    """``auto``: bf16/16 mixed precision on a GPU, 32-bit on the CPU."""
+    num_workers: int = Field(0, ge=0)
+    logger: Literal["csv", "tensorboard", "none"] = "csv"
+    progress_bar: bool = True
+    max_steps: int = -1
+    limit_train_batches: float | int | None = None
+    warm_start: bool = False
+    """Initialise from the current champion's weights when the shapes match (retraining)."""
+
+    @model_validator(mode="after")
+    def _check_split(self) -> TrainConfig:
+        if self.val_fraction + self.test_fraction >= 0.9:
+            raise ValueError(
+                f"val_fraction + test_fraction = {self.val_fraction + self.test_fraction:g} "
+                "leaves too little training data; keep the sum below 0.9"
+            )
+        if self.train_end and self.val_end and self.train_end >= self.val_end:
+            raise ValueError(f"train_end {self.train_end} must be before val_end {self.val_end}")
+        return self
+
+
+class BacktestConfig(_Strict):
+    """Walk-forward evaluation."""
+
+    stride: int = Field(1, ge=1)
+    """Steps between forecast origins."""
+    season: int | None = Field(None, ge=1)
+    """Season length for seasonal naive and MASE; ``None`` picks by frequency (hourly 24, trading days 5, daily 7)."""
+    refit_every: int = Field(0, ge=0)
+    """Refit the model every k origins (0 = train once before the span)."""
+    window: Literal["expanding", "sliding"] = "expanding"
+    """Training window when refitting."""
+    moving_average: int = Field(20, ge=1)
+    """Window of the moving-average baseline, in steps."""
+    ridge_lags: int = Field(20, ge=1)
+    ridge_alpha: float = Field(1.0, ge=0)
+    start: dt.date | None = None
+    end: dt.date | None = None
+    max_origins: int | None = Field(None, ge=1)
+    """Keep only the most recent origins (speed)."""
+
+
+class Config(_Strict):
+    """One run: which data, which model, how to train it, how to evaluate it."""
+
+    name: str | None = None
+    data: DataConfig = Field(default_factory=DataConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    backtest: BacktestConfig = Field(default_factory=BacktestConfig)
+
+
+def _one_line(exc: ValidationError, origin: str) -> str:
+    parts = []
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        if err["type"] == "extra_forbidden":
+            parts.append(f"unknown key '{key}'")
+        else:
+            value = err.get("input")
+            shown = f"={value!r}" if value is not None and not isinstance(value, dict) else ""
+            msg = err["msg"].removeprefix("Value error, ")
+            parts.append(f"{key}{shown}: {msg}")
+    return f"invalid config ({origin}): " + "; ".join(parts) + " — fix the value or see configs/*.yaml"
+
+
+def validate_config(raw: dict[str, Any], origin: str = "config") -> Config:
+    """Build a :class:`Config` from a plain dict, turning validation errors into one-line ConfigErrors."""
+    try:
+        return Config.model_validate(raw or {})
+    except ValidationError as exc:
+        raise ConfigError(_one_line(exc, origin)) from None
+
+
+def resolve_config_path(name_or_path: str | Path) -> Path:
+    """A path as given, or a name from the default configs folder (``stocks_daily`` -> its YAML)."""
+    path = Path(name_or_path)
+    if path.is_file():
+        return path
+    for candidate in (configs_dir() / path.name, configs_dir() / f"{path.name}.yaml"):
+        if candidate.is_file():
+            return candidate
+    available = ", ".join(sorted(p.stem for p in configs_dir().glob("*.yaml")))
+    raise ConfigError(f"config file '{name_or_path}' not found — give a path or one of: {available}")
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    """Parse a YAML mapping, with one-line errors for unreadable or non-mapping files."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ConfigError(f"cannot read config '{path}': {first} — fix the YAML syntax") from None
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"config '{path}' must be a YAML mapping of sections, got {type(raw).__name__}")
+    return raw
+
+
+def load_config(name_or_path: str | Path) -> Config:
+    """Load and validate a config file (a path or a default config's name)."""
+    path = resolve_config_path(name_or_path)
+    return validate_config(read_yaml(path), origin=str(path))
+
+
+def default_config_for(source: str, interval: str | None = None) -> Config:
+    """The shipped default for a source: daily stocks or hourly weather; csv starts from the generic default."""
+    if source in ("yahoo",):
+        return load_config("stocks_daily")
+    if source == "open-meteo":
+        return load_config("weather_daily" if interval == "1d" else "weather_hourly")
+    return load_config("default")
+
+
+def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def override(cfg: Config, overrides: dict[str, Any], origin: str = "command line") -> Config:
+    """Return a copy of ``cfg`` with dotted overrides applied (``{"model.lookback": 30}``); ``None`` values are skipped."""
+    nested: dict[str, Any] = {}
+    for dotted, value in overrides.items():
+        if value is None:
+            continue
+        node = nested
+        *parents, leaf = dotted.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    merged = _deep_merge(cfg.model_dump(mode="python", exclude_unset=False), nested)
+    return validate_config(merged, origin=origin)
+
+
+def dump_config(cfg: Config) -> str:
+    """The resolved config as YAML (what is saved beside every model)."""
+    return yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False)
