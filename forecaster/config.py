@@ -160,7 +160,9 @@ def _one_line(exc: ValidationError, origin: str) -> str:
             shown = f"={value!r}" if value is not None and not isinstance(value, dict) else ""
             msg = err["msg"].removeprefix("Value error, ")
             parts.append(f"{key}{shown}: {msg}")
-    return f"invalid config ({origin}): " + "; ".join(parts) + " — fix the value or see configs/*.yaml"
+    return (
+        f"invalid config ({origin}): " + "; ".join(parts) + " — fix the value or see configs/*.yaml"
+    )
 
 
 def validate_config(raw: dict[str, Any], origin: str = "config") -> Config:
@@ -180,7 +182,9 @@ def resolve_config_path(name_or_path: str | Path) -> Path:
         if candidate.is_file():
             return candidate
     available = ", ".join(sorted(p.stem for p in configs_dir().glob("*.yaml")))
-    raise ConfigError(f"config file '{name_or_path}' not found — give a path or one of: {available}")
+    raise ConfigError(
+        f"config file '{name_or_path}' not found — give a path or one of: {available}"
+    )
 
 
 def read_yaml(path: Path) -> dict[str, Any]:
@@ -193,7 +197,9 @@ def read_yaml(path: Path) -> dict[str, Any]:
     if raw is None:
         return {}
     if not isinstance(raw, dict):
-        raise ConfigError(f"config '{path}' must be a YAML mapping of sections, got {type(raw).__name__}")
+        raise ConfigError(
+            f"config '{path}' must be a YAML mapping of sections, got {type(raw).__name__}"
+        )
     return raw
 
 

@@ -58,8 +58,12 @@ class ForecastGroup(click.Group):
 
 @click.group(cls=ForecastGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="forecast")
-@click.option("--data-root", type=click.Path(file_okay=False), default=None,
-              help="Where caches, models and reports live (default: $FORECASTER_HOME or ./data).")
+@click.option(
+    "--data-root",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Where caches, models and reports live (default: $FORECASTER_HOME or ./data).",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Show debug messages and library warnings.")
 @click.pass_context
 def cli(ctx: click.Context, data_root: str | None, verbose: bool) -> None:

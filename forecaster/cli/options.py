@@ -13,19 +13,49 @@ def series_options(func):
     """Add --ticker/--city/--lat/--lon/--csv/--target/... to a command."""
     options = [
         click.option("--ticker", help="Stock ticker on Yahoo Finance, e.g. AAPL."),
-        click.option("--city", help="Weather for a built-in city, e.g. greensboro, berlin (see `forecast data cities`)."),
+        click.option(
+            "--city",
+            help="Weather for a built-in city, e.g. greensboro, berlin (see `forecast data cities`).",
+        ),
         click.option("--lat", type=float, help="Weather at this latitude (with --lon)."),
         click.option("--lon", type=float, help="Weather at this longitude (with --lat)."),
-        click.option("--csv", "csv_path", type=click.Path(dir_okay=False), help="A local CSV or Parquet file."),
-        click.option("--target", help="Column to forecast (default: close for stocks, temperature_2m for weather)."),
-        click.option("--time-column", help="Time column of a --csv file (default: the first date-like column)."),
-        click.option("--columns", help="Comma-separated value columns to keep (--csv) or weather variables to fetch."),
-        click.option("--interval", help="Sampling interval: 1d, 1h, 15m, ... (default from the config)."),
+        click.option(
+            "--csv",
+            "csv_path",
+            type=click.Path(dir_okay=False),
+            help="A local CSV or Parquet file.",
+        ),
+        click.option(
+            "--target",
+            help="Column to forecast (default: close for stocks, temperature_2m for weather).",
+        ),
+        click.option(
+            "--time-column",
+            help="Time column of a --csv file (default: the first date-like column).",
+        ),
+        click.option(
+            "--columns",
+            help="Comma-separated value columns to keep (--csv) or weather variables to fetch.",
+        ),
+        click.option(
+            "--interval", help="Sampling interval: 1d, 1h, 15m, ... (default from the config)."
+        ),
         click.option("--start", help="First date to use, YYYY-MM-DD."),
         click.option("--end", help="Use data before this date, YYYY-MM-DD."),
-        click.option("--tz", help="Time zone for naive timestamps (--csv) or to request (weather)."),
-        click.option("--max-gap", type=int, help="Forward-fill gaps up to this many steps; longer gaps are errors."),
-        click.option("--offline", is_flag=True, default=None, help="Do not touch the network: cache, then bundled snapshot."),
+        click.option(
+            "--tz", help="Time zone for naive timestamps (--csv) or to request (weather)."
+        ),
+        click.option(
+            "--max-gap",
+            type=int,
+            help="Forward-fill gaps up to this many steps; longer gaps are errors.",
+        ),
+        click.option(
+            "--offline",
+            is_flag=True,
+            default=None,
+            help="Do not touch the network: cache, then bundled snapshot.",
+        ),
     ]
     for option in reversed(options):
         func = option(func)
@@ -34,17 +64,28 @@ def series_options(func):
 
 def source_of(kw: dict[str, Any]) -> str:
     """Which source the flags select; exactly one of --ticker, --city, --lat/--lon, --csv."""
-    chosen = [name for name, present in (
-        ("--ticker", kw.get("ticker")),
-        ("--city", kw.get("city")),
-        ("--lat/--lon", kw.get("lat") is not None or kw.get("lon") is not None),
-        ("--csv", kw.get("csv_path")),
-    ) if present]
+    chosen = [
+        name
+        for name, present in (
+            ("--ticker", kw.get("ticker")),
+            ("--city", kw.get("city")),
+            ("--lat/--lon", kw.get("lat") is not None or kw.get("lon") is not None),
+            ("--csv", kw.get("csv_path")),
+        )
+        if present
+    ]
     if len(chosen) > 1:
         raise ConfigError(f"choose one series: {' and '.join(chosen)} were both given")
     if not chosen:
-        raise ConfigError("no series given — pass --ticker AAPL, --city greensboro, --lat/--lon or --csv FILE")
-    return {"--ticker": "yahoo", "--city": "open-meteo", "--lat/--lon": "open-meteo", "--csv": "csv"}[chosen[0]]
+        raise ConfigError(
+            "no series given — pass --ticker AAPL, --city greensboro, --lat/--lon or --csv FILE"
+        )
+    return {
+        "--ticker": "yahoo",
+        "--city": "open-meteo",
+        "--lat/--lon": "open-meteo",
+        "--csv": "csv",
+    }[chosen[0]]
 
 
 def data_overrides(kw: dict[str, Any]) -> dict[str, Any]:
@@ -74,8 +115,20 @@ def data_overrides(kw: dict[str, Any]) -> dict[str, Any]:
 
 def pop_series_kwargs(kw: dict[str, Any]) -> dict[str, Any]:
     """Remove the series flags from a command's kwargs and return them."""
-    names = ("ticker", "city", "lat", "lon", "csv_path", "target", "time_column", "columns", "interval",
-             "start", "end", "tz", "max_gap", "offline")
+    names = (
+        "ticker",
+        "city",
+        "lat",
+        "lon",
+        "csv_path",
+        "target",
+        "time_column",
+        "columns",
+        "interval",
+        "start",
+        "end",
+        "tz",
+        "max_gap",
+        "offline",
+    )
     return {n: kw.pop(n, None) for n in names}
-
-

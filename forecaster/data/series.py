@@ -181,16 +181,23 @@ def validate(
     symbol: str = "series",
     units: dict[str, str] | None = None,
     columns: Iterable[str] | None = None,
+    sessions: bool = False,
 ) -> Series:
     """Turn a raw frame into a canonical :class:`Series`, or raise a one-line :class:`DataError`.
 
     ``frame`` must be indexed by time (a DatetimeIndex, or anything ``pd.to_datetime`` parses).
     Naive timestamps are taken to be in ``tz``; aware ones are kept in their own zone. ``columns``
     selects value columns (default: all). ``freq`` is inferred when not given.
+
+    ``sessions=True`` marks intraday bars of an exchange's trading hours (``freq`` is the bar
+    length, e.g. ``"5min"``): as with ``"B"`` for days, closed hours (nights, weekends, holidays)
+    are absent by design, so no stamps are inserted; only the NaN policy applies.
     """
     label = f"{source}:{symbol}"
     if frame is None or len(frame) == 0:
-        raise DataError(f"{label}: the series is empty — check the symbol, the span (--start/--end) or the file")
+        raise DataError(
+            f"{label}: the series is empty — check the symbol, the span (--start/--end) or the file"
+        )
     frame = frame.copy()
     notes: list[str] = []
 
@@ -219,9 +226,13 @@ def validate(
                 "name the time column with --time-column"
             ) from None
     if frame.index.hasnans:
-        raise DataError(f"{label}: {int(frame.index.isna().sum())} rows have no timestamp — remove them")
+        raise DataError(
+            f"{label}: {int(frame.index.isna().sum())} rows have no timestamp — remove them"
+        )
     if frame.index.tz is None:
-        frame.index = frame.index.tz_localize(tz or "UTC", ambiguous="NaT", nonexistent="shift_forward")
+        frame.index = frame.index.tz_localize(
+            tz or "UTC", ambiguous="NaT", nonexistent="shift_forward"
+        )
         if frame.index.hasnans:
             frame = frame.loc[frame.index.notna()]
             notes.append(f"dropped timestamps that are ambiguous in {tz} (clock change)")
@@ -269,7 +280,14 @@ def validate(
     freq = freq or infer_freq(frame.index)
     if freq == TRADING_DAYS:
         if (frame.index.dayofweek >= 5).any():
-            raise DataError(f"{label}: trading-day series has weekend rows — use freq 'D' for calendar days")
+            raise DataError(
+                f"{label}: trading-day series has weekend rows — use freq 'D' for calendar days"
+            )
+    elif sessions:
+        try:
+            pd.tseries.frequencies.to_offset(freq)
+        except ValueError as exc:
+            raise DataError(f"{label}: unknown frequency '{freq}' ({exc})") from None
     else:
         try:
             grid = pd.date_range(frame.index[0], frame.index[-1], freq=freq)
@@ -309,8 +327,12 @@ def validate(
         frame = frame.ffill(limit=max_gap)
         notes.append(f"forward-filled {filled} missing values (gaps of at most {max_gap} steps)")
     if freq == TRADING_DAYS:
-        sessions = pd.bdate_range(frame.index[0].tz_localize(None), frame.index[-1].tz_localize(None))
-        present = pd.Series(1, index=frame.index.tz_localize(None)).reindex(sessions).isna().to_numpy()
+        sessions = pd.bdate_range(
+            frame.index[0].tz_localize(None), frame.index[-1].tz_localize(None)
+        )
+        present = (
+            pd.Series(1, index=frame.index.tz_localize(None)).reindex(sessions).isna().to_numpy()
+        )
         runs = _nan_runs(present)
         long_runs = [(s, n) for s, n in runs if n > MAX_SESSION_GAP]
         if long_runs:
@@ -333,7 +355,9 @@ def validate(
     )
 
 
-def require_length(series: Series, lookback: int, horizon: int, *, windows: int = 1, what: str = "") -> None:
+def require_length(
+    series: Series, lookback: int, horizon: int, *, windows: int = 1, what: str = ""
+) -> None:
     """Raise a one-line DataError unless ``series`` holds ``windows`` full (lookback + horizon) windows."""
     needed = lookback + horizon + windows - 1
     if len(series) < needed:

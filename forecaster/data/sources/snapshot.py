@@ -55,12 +55,27 @@ class Snapshot:
 
 STOCK_TICKERS = ("AAPL", "MSFT", "IBM", "GOOG", "FB")
 SNAPSHOTS: tuple[Snapshot, ...] = tuple(
-    Snapshot(t, "yahoo", t, "1d", "stocks_daily.csv", "America/New_York", "close") for t in STOCK_TICKERS
+    Snapshot(t, "yahoo", t, "1d", "stocks_daily.csv", "America/New_York", "close")
+    for t in STOCK_TICKERS
 ) + (
-    Snapshot("greensboro", "open-meteo", "greensboro", "1h", "greensboro_tmy3_hourly.csv", "Etc/GMT+5",
-             "temperature_2m"),
-    Snapshot("seattle", "open-meteo", "seattle", "1d", "seattle_weather_daily.csv", "America/Los_Angeles",
-             "temperature_2m_max"),
+    Snapshot(
+        "greensboro",
+        "open-meteo",
+        "greensboro",
+        "1h",
+        "greensboro_tmy3_hourly.csv",
+        "Etc/GMT+5",
+        "temperature_2m",
+    ),
+    Snapshot(
+        "seattle",
+        "open-meteo",
+        "seattle",
+        "1d",
+        "seattle_weather_daily.csv",
+        "America/Los_Angeles",
+        "temperature_2m_max",
+    ),
 )
 
 
@@ -69,7 +84,11 @@ def find(source: str, symbol: str | None, interval: str) -> Snapshot | None:
     if not symbol:
         return None
     for snap in SNAPSHOTS:
-        if snap.source == source and snap.symbol.lower() == symbol.lower() and snap.interval == interval:
+        if (
+            snap.source == source
+            and snap.symbol.lower() == symbol.lower()
+            and snap.interval == interval
+        ):
             return snap
     return None
 
@@ -80,7 +99,9 @@ def _read_csv(file: str) -> pd.DataFrame:
     try:
         return pd.read_csv(path)
     except (OSError, pd.errors.ParserError) as exc:
-        raise DataError(f"bundled snapshot {path} cannot be read ({exc}) — reinstall forecaster") from None
+        raise DataError(
+            f"bundled snapshot {path} cannot be read ({exc}) — reinstall forecaster"
+        ) from None
 
 
 def raw_frame(snap: Snapshot) -> pd.DataFrame:
@@ -123,10 +144,14 @@ def raw_frame(snap: Snapshot) -> pd.DataFrame:
         }
     )
     out.index = pd.DatetimeIndex(pd.to_datetime(out.pop("date"), format="%Y/%m/%d"), name="time")
-    return out[["temperature_2m_max", "temperature_2m_min", "precipitation_sum", "wind_speed_10m_mean"]]
+    return out[
+        ["temperature_2m_max", "temperature_2m_min", "precipitation_sum", "wind_speed_10m_mean"]
+    ]
 
 
-def load(snap: Snapshot, *, target: str | None = None, columns: list[str] | None = None, max_gap: int = 3) -> Series:
+def load(
+    snap: Snapshot, *, target: str | None = None, columns: list[str] | None = None, max_gap: int = 3
+) -> Series:
     """Load a snapshot as a validated :class:`Series` (source ``snapshot``)."""
     raw = raw_frame(snap)
     units = STOCK_UNITS if snap.source == "yahoo" else WEATHER_UNITS

@@ -1,0 +1,276 @@
+"""The Python API: what the ``forecast`` CLI, the nightly job and notebooks all call.
+
+Typical use in a notebook::
+
+    from forecaster import api
+    cfg = api.make_config(ticker="AAPL", overrides={"model.lookback": 30, "train.max_epochs": 5})
+    series = api.load_data(cfg)
+    result = api.fit(cfg, series=series)        # trains, evaluates, saves a model version
+    result.model.predict(series)                 # next `horizon` steps, in the target's units
+    bt = api.backtest(cfg, model="latest")       # walk-forward against baselines + HTML report
+
+Imports run one way: ``api`` -> ``data``, ``models``, ``training``, ``backtest``, ``registry``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from forecaster import config as cfgmod
+from forecaster.backtest import baselines as bl
+from forecaster.backtest import metrics as mt
+from forecaster.config import Config
+from forecaster.data.loader import load_series, series_key
+from forecaster.data.series import Series
+from forecaster.errors import ConfigError, ModelError
+from forecaster.registry import ModelStore, VersionInfo
+from forecaster.settings import paths
+from forecaster.training import FittedModel, fit_model
+
+log = logging.getLogger(__name__)
+
+
+# -- configuration --------------------------------------------------------------------------------
+def make_config(
+    config: str | Path | Config | None = None,
+    *,
+    ticker: str | None = None,
+    city: str | None = None,
+    lat: float | None = None,
+    lon: float | None = None,
+    csv: str | Path | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> Config:
+    """Resolve a run's config: a YAML file (or the default for the chosen source) plus overrides.
+
+    Exactly one of ``ticker``, ``city``, ``lat``/``lon``, ``csv`` may pick the series; otherwise the
+    config file's ``data`` section must. ``overrides`` are dotted keys (``"model.lookback": 30``).
+    """
+    over: dict[str, Any] = dict(overrides or {})
+    if ticker:
+        over.setdefault("data.source", "yahoo")
+        over.setdefault("data.symbol", ticker.upper())
+    elif city:
+        over.setdefault("data.source", "open-meteo")
+        over.setdefault("data.symbol", city)
+    elif lat is not None or lon is not None:
+        over.setdefault("data.source", "open-meteo")
+        over.setdefault("data.latitude", lat)
+        over.setdefault("data.longitude", lon)
+    elif csv:
+        over.setdefault("data.source", "csv")
+        over.setdefault("data.path", str(csv))
+    if isinstance(config, Config):
+        base = config
+    elif config is not None:
+        base = cfgmod.load_config(config)
+    else:
+        source = over.get("data.source")
+        if not source:
+            raise ConfigError(
+                "no series given — pass a ticker, city, lat/lon or csv path, or a config"
+            )
+        base = cfgmod.default_config_for(source, over.get("data.interval"))
+    if over.get("data.source") and over["data.source"] != base.data.source:
+        # A different source than the config's: its source-specific defaults do not apply.
+        over.setdefault("data.symbol", None)
+    cfg = cfgmod.override(base, over)
+    if cfg.data.source in ("yahoo",) and not cfg.data.symbol:
+        raise ConfigError("no ticker given — pass --ticker SYMBOL or set data.symbol in the config")
+    if cfg.data.source == "open-meteo" and not cfg.data.symbol and cfg.data.latitude is None:
+        raise ConfigError("no place given — pass --city NAME or --lat/--lon")
+    if cfg.data.source == "csv" and not cfg.data.path:
+        raise ConfigError("no file given — pass --csv PATH")
+    return cfg
+
+
+def load_data(cfg: Config, *, refresh: bool = True) -> Series:
+    """The series a config describes (live source, cache or bundled snapshot; see the loader)."""
+    return load_series(cfg.data, refresh=refresh)
+
+
+def store() -> ModelStore:
+    """The model store under the current data root."""
+    return ModelStore(paths().models)
+
+
+# -- fit --------------------------------------------------------------------------------------------
+@dataclass
+class FitResult:
+    """A trained model, where it was saved, and how it did on the validation windows."""
+
+    model: FittedModel
+    series: Series
+    key: str
+    version: VersionInfo | None
+    table: pd.DataFrame
+    """Rows: gru, naive, seasonal_naive; columns: mae, rmse (target units) on the same windows."""
+    seconds: float
+    promoted: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def validation_table(model: FittedModel, season: int) -> pd.DataFrame:
+    """MAE and RMSE of the model, naive and seasonal naive on the model's validation windows."""
+    split = model.evaluate_split("val")
+    actual, history = split["actuals"], split["histories"]
+    horizon = actual.shape[1]
+    forecasts = {
+        "gru": split["forecasts"],
+        "naive": bl.naive(history, horizon),
+        f"seasonal_naive({season})": bl.seasonal_naive(history, horizon, season),
+    }
+    rows = {
+        name: {"mae": mt.mae(actual, f), "rmse": mt.rmse(actual, f), "windows": len(actual)}
+        for name, f in forecasts.items()
+    }
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def fit(
+    cfg: Config,
+    *,
+    series: Series | None = None,
+    save: bool = True,
+    promote: str = "if-none",
+) -> FitResult:
+    """Train a GRU on the config's series, compare it with baselines, and save a model version.
+
+    ``promote``: ``"if-none"`` makes the new model champion only when the series has none yet,
+    ``"always"`` always, ``"never"`` never (nightly retraining decides for itself).
+    """
+    series = series if series is not None else load_data(cfg)
+    key = series_key(cfg.data)
+    t0 = time.perf_counter()
+    model = fit_model(series, cfg)
+    seconds = time.perf_counter() - t0
+    season = cfg.backtest.season or bl.season_for(series.freq)
+    table = validation_table(model, season)
+    model.meta.setdefault("metrics", {}).update(
+        {
+            f"val_{name}_{m}": float(v)
+            for name, row in table.iterrows()
+            for m, v in row.items()
+            if m != "windows"
+        }
+    )
+    model.meta["fit_seconds"] = round(seconds, 1)
+    version, promoted = None, False
+    if save:
+        st = store()
+        st.recover(key)
+        version = st.save(key, model.save)
+        if promote == "always" or (promote == "if-none" and st.champion(key) is None):
+            st.promote(
+                key, version.version, reason="first model" if promote == "if-none" else "fit"
+            )
+            promoted = True
+    return FitResult(model, series, key, version, table, seconds, promoted)
+
+
+# -- load / predict ---------------------------------------------------------------------------------
+def load_model(cfg: Config, ref: str = "champion") -> tuple[FittedModel, VersionInfo]:
+    """A saved model for the config's series: ``champion``, ``latest``, a version id, or a folder."""
+    info = store().resolve(series_key(cfg.data), ref)
+    return FittedModel.load(info.path), info
+
+
+def model_data_config(model: FittedModel, cfg: Config) -> Config:
+    """The user's data request, with the columns the model was trained on (target, covariates)."""
+    trained = model.config.data
+    return cfgmod.override(
+        cfg,
+        {
+            "data.target": trained.target,
+            "data.covariates": trained.covariates,
+            "data.variables": trained.variables or None,
+        },
+    )
+
+
+@dataclass
+class PredictResult:
+    forecast: pd.DataFrame
+    """Index: the next ``horizon`` timestamps; column ``forecast`` in the target's units."""
+    series: Series
+    version: VersionInfo
+    files: dict[str, Path] = field(default_factory=dict)
+
+
+def predict(
+    cfg: Config, *, model: str = "champion", out_dir: Path | None = None, plot: bool = False
+) -> PredictResult:
+    """Forecast the next ``horizon`` steps after the newest data, and write CSV/JSON (and HTML)."""
+    fitted, info = load_model(cfg, model)
+    series = load_data(model_data_config(fitted, cfg))
+    if series.target != fitted.target:
+        raise ModelError(
+            f"model {info.version} forecasts '{fitted.target}' but the data's target is '{series.target}'"
+        )
+    frame = fitted.predict(series)
+    files: dict[str, Path] = {}
+    if out_dir is not None:
+        from forecaster.backtest.report import forecast_chart
+        from forecaster.io import write_json, write_text
+
+        stem = f"forecast-{info.key}-{series.end.strftime('%Y%m%dT%H%M')}"
+        out = frame.reset_index().rename(columns={"index": "time"})
+        files["csv"] = write_text(Path(out_dir) / f"{stem}.csv", out.to_csv(index=False))
+        files["json"] = write_json(
+            Path(out_dir) / f"{stem}.json",
+            {
+                "series": info.key,
+                "model_version": info.version,
+                "target": fitted.target,
+                "unit": series.units.get(series.target, ""),
+                "last_observation": {"time": str(series.end), "value": float(series.values[-1])},
+                "forecast": [
+                    {"time": str(t), "value": float(v)} for t, v in frame["forecast"].items()
+                ],
+            },
+        )
+        if plot:
+            files["html"] = forecast_chart(series, frame, Path(out_dir) / f"{stem}.html")
+    return PredictResult(frame, series, info, files)
+
+
+# -- helpers for callers ------------------------------------------------------------------------------
+def describe_fit(result: FitResult) -> str:
+    """A short human-readable summary of a fit (what the CLI prints)."""
+    s, m, c = result.series, result.model, result.model.config
+    unit = s.units.get(s.target, "")
+    arch = f"{c.model.num_layers}x{c.model.hidden_size} {'bidirectional ' if c.model.bidirectional else ''}GRU"
+    lines = [
+        f"Trained {arch} on {s.source}:{s.symbol} '{s.target}'"
+        f"{f' ({unit})' if unit else ''}, {s.start:%Y-%m-%d %H:%M} .. {s.end:%Y-%m-%d %H:%M}, {len(s):,} rows",
+        f"  lookback {c.model.lookback} -> horizon {c.model.horizon} steps ({s.freq}), "
+        f"{m.meta.get('epochs_trained', '?')} epochs (best {m.meta.get('best_epoch', '?')}), {result.seconds:.0f} s",
+    ]
+    table = result.table
+    best = {col: table[col].idxmin() for col in ("mae", "rmse")}
+    lines.append(
+        f"Validation on {int(table['windows'].iloc[0]):,} windows (errors in {unit or 'target units'}):"
+    )
+    lines.append(f"  {'method':<20}{'MAE':>10}{'RMSE':>10}")
+    for name, row in table.iterrows():
+        marks = "".join("*" if best[c] == name else " " for c in ("mae", "rmse"))
+        lines.append(
+            f"  {name:<20}{row['mae']:>10.4g}{row['rmse']:>10.4g}  {marks.strip() and '* best'}"
+        )
+    if result.version is not None:
+        lines.append(f"Saved {result.key} version {result.version.version}")
+        lines.append(f"  {result.version.path}")
+        if result.promoted:
+            lines.append("  (now the champion for this series)")
+    return "\n".join(lines)
+
+
+def _finite(a: np.ndarray) -> bool:
+    return bool(np.isfinite(a).all())

@@ -1,0 +1,137 @@
+"""``forecast retrain`` (the nightly job) and ``forecast models list|show|promote|rollback``."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from forecaster import api
+from forecaster.cli import cli
+from forecaster.errors import ModelError
+
+
+@cli.command("retrain")
+@click.option(
+    "--config",
+    "config_path",
+    default="nightly",
+    show_default=True,
+    help="Nightly config: a path or a name in configs/.",
+)
+@click.option(
+    "--force", is_flag=True, help="Train even when no new data arrived since the champion's."
+)
+@click.option("--dry-run", is_flag=True, help="Show what would happen; train and write nothing.")
+@click.option("--job", "jobs", multiple=True, help="Run only this job (repeatable).")
+def retrain_cmd(config_path: str, force: bool, dry_run: bool, jobs: tuple[str, ...]) -> None:
+    """Retrain every job in the nightly config; promote challengers that beat the champion.
+
+    Exit code 0 when every job succeeded or was skipped, 1 when any job failed (details in the
+    run summary under <data root>/runs/<date>/).
+
+    \b
+    Examples:
+      forecast retrain --config configs/nightly.yaml
+      forecast retrain --dry-run
+      forecast retrain --job aapl --force
+    """
+    from forecaster.retrain import load_nightly, retrain
+
+    nightly = load_nightly(config_path)
+    summary = retrain(nightly, force=force, dry_run=dry_run, only=list(jobs) or None)
+    click.echo(summary.to_text())
+    for kind, path in summary.files.items():
+        click.echo(f"Summary ({kind}): {path}")
+    if summary.failed:
+        sys.exit(1)
+
+
+@cli.group("models")
+def models_group() -> None:
+    """Saved models: list versions, inspect one, switch the champion.
+
+    \b
+    Examples:
+      forecast models list
+      forecast models show yahoo-AAPL-1d
+      forecast models promote yahoo-AAPL-1d 20261123T190000Z-ab12
+      forecast models rollback yahoo-AAPL-1d
+    """
+
+
+@models_group.command("list")
+@click.argument("key", required=False)
+def models_list(key: str | None) -> None:
+    """List series with saved models, or the versions of one series.
+
+    \b
+    Example:
+      forecast models list yahoo-AAPL-1d
+    """
+    st = api.store()
+    keys = [key] if key else st.keys()
+    if not keys:
+        click.echo(
+            f"No saved models under {st.root} — train one with `forecast fit --ticker AAPL`."
+        )
+        return
+    for k in keys:
+        versions = st.versions(k)
+        if not versions:
+            raise ModelError(f"no saved models for '{k}' — see `forecast models list`")
+        click.echo(f"{k}  ({len(versions)} version(s), champion {st.champion(k) or '-'})")
+        for v in versions:
+            mark = "*" if v.is_champion else " "
+            metrics = v.metrics
+            mae = metrics.get("val_gru_mae")
+            span = v.meta.get("data", {})
+            click.echo(
+                f"  {mark} {v.version}  trained {v.created_at[:19]}  data to {str(span.get('end', '?'))[:19]}"
+                + (f"  val MAE {mae:.4g}" if isinstance(mae, (int, float)) else "")
+            )
+
+
+@models_group.command("show")
+@click.argument("key")
+@click.argument("version", default="champion")
+def models_show(key: str, version: str) -> None:
+    """Show one version's metadata (default: the champion).
+
+    \b
+    Example:
+      forecast models show yahoo-AAPL-1d latest
+    """
+    info = api.store().resolve(key, version)
+    click.echo(f"{key} {info.version}{'  (champion)' if info.is_champion else ''}\n  {info.path}")
+    click.echo(json.dumps(info.meta, indent=2, default=str))
+
+
+@models_group.command("promote")
+@click.argument("key")
+@click.argument("version")
+def models_promote(key: str, version: str) -> None:
+    """Make a version the champion.
+
+    \b
+    Example:
+      forecast models promote yahoo-AAPL-1d 20261123T190000Z-ab12
+    """
+    st = api.store()
+    info = st.resolve(key, version)
+    st.promote(key, info.version, reason="manual")
+    click.echo(f"{key}: champion is now {info.version}")
+
+
+@models_group.command("rollback")
+@click.argument("key")
+def models_rollback(key: str) -> None:
+    """Return to the previous champion.
+
+    \b
+    Example:
+      forecast models rollback yahoo-AAPL-1d
+    """
+    version = api.store().rollback(key)
+    click.echo(f"{key}: rolled back; champion is now {version}")

@@ -1,0 +1,367 @@
+"""Nightly retraining: refresh each job's data, train a challenger, keep the better model.
+
+For every job in ``configs/nightly.yaml``:
+
+1. take the job's lock (a second run on the same job waits ``lock_timeout`` seconds, then says so);
+2. clean up what a killed run left behind; refresh the data incrementally;
+3. skip when nothing is new since the champion's data (idempotent) unless forced;
+4. train a challenger (from scratch, or warm-started from the champion);
+5. score challenger and champion on the same most recent holdout with the backtest engine;
+6. promote only when the challenger is finite and better by the configured metric and margin;
+7. keep the newest ``keep_versions`` versions (never the champion).
+
+One failing job never stops the others; the run's exit code says whether any failed. Each night
+writes ``runs/<date>/retrain-<time>.json`` and a short ``.txt`` report under the data root.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+import traceback
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from filelock import FileLock, Timeout
+from pydantic import Field, model_validator
+
+from forecaster import api
+from forecaster import config as cfgmod
+from forecaster.backtest.engine import holdout_origins
+from forecaster.backtest.metrics import mae, rmse, smape
+from forecaster.config import Config, _Strict
+from forecaster.data.loader import series_key
+from forecaster.data.series import Series
+from forecaster.errors import ConfigError, ForecasterError, LockedError
+from forecaster.io import write_json, write_text
+from forecaster.settings import paths
+from forecaster.training import FittedModel
+
+log = logging.getLogger(__name__)
+LIVE_SOURCES = ("yahoo", "open-meteo")
+SCORERS = {"mae": mae, "rmse": rmse, "smape": smape}
+
+
+class JobConfig(_Strict):
+    """One series to retrain: a base config plus the series and overrides."""
+
+    name: str
+    config: str | None = None
+    """Base config (path or name in configs/); default: by the series' source."""
+    ticker: str | None = None
+    city: str | None = None
+    lat: float | None = None
+    lon: float | None = None
+    csv: str | None = None
+    overrides: dict[str, Any] = Field(default_factory=dict)
+    """Dotted config keys, e.g. ``{"train.max_epochs": 10}``."""
+
+    @model_validator(mode="after")
+    def _one_series(self) -> JobConfig:
+        given = [k for k in ("ticker", "city", "csv") if getattr(self, k)] + (
+            ["lat/lon"] if self.lat is not None else []
+        )
+        if len(given) > 1:
+            raise ValueError(f"job '{self.name}' names more than one series: {given}")
+        return self
+
+
+class NightlyConfig(_Strict):
+    """The nightly job list and the promotion policy."""
+
+    metric: Literal["mae", "rmse", "smape"] = "mae"
+    margin: float = Field(0.0, ge=0, lt=1)
+    """Promote only if the challenger's error < champion's x (1 - margin)."""
+    holdout_fraction: float = Field(0.1, gt=0, lt=0.5)
+    """The most recent share of the series on which challenger and champion are scored."""
+    max_holdout_origins: int = Field(500, ge=1)
+    keep_versions: int = Field(5, ge=1)
+    warm_start: bool = False
+    on_unreachable: Literal["cached", "skip"] = "cached"
+    """When the live source is down: train on cached/snapshot data, or skip the job."""
+    lock_timeout: float = Field(0, ge=0)
+    """Seconds to wait for a job's lock held by another run (0: give up at once)."""
+    jobs: list[JobConfig]
+
+    @model_validator(mode="after")
+    def _unique(self) -> NightlyConfig:
+        names = [j.name for j in self.jobs]
+        if len(set(names)) != len(names):
+            raise ValueError(f"job names must be unique, got {names}")
+        if not self.jobs:
+            raise ValueError("no jobs configured")
+        return self
+
+
+def load_nightly(path: str | Path) -> NightlyConfig:
+    """Read and validate a nightly config (one-line ConfigError on problems)."""
+    from pydantic import ValidationError
+
+    resolved = cfgmod.resolve_config_path(path)
+    raw = cfgmod.read_yaml(resolved)
+    try:
+        return NightlyConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(cfgmod._one_line(exc, str(resolved))) from None
+
+
+def job_config(job: JobConfig, nightly: NightlyConfig) -> Config:
+    over = dict(job.overrides)
+    if nightly.warm_start:
+        over.setdefault("train.warm_start", True)
+    over.setdefault("train.progress_bar", False)
+    return api.make_config(
+        job.config,
+        ticker=job.ticker,
+        city=job.city,
+        lat=job.lat,
+        lon=job.lon,
+        csv=job.csv,
+        overrides=over,
+    )
+
+
+@dataclass
+class JobOutcome:
+    """What happened to one job tonight."""
+
+    job: str
+    key: str = ""
+    status: str = "failed"  # promoted | kept | skipped | failed | would-train
+    reason: str = ""
+    champion_before: str | None = None
+    champion_after: str | None = None
+    challenger: str | None = None
+    scores: dict[str, float] = field(default_factory=dict)
+    data_end: str | None = None
+    data_source: str | None = None
+    seconds: float = 0.0
+
+
+def score_on_holdout(
+    models: dict[str, FittedModel], series: Series, fraction: float, max_origins: int
+) -> tuple[dict[str, dict[str, float]], int]:
+    """MAE/RMSE/sMAPE of each model on the identical most recent origins of ``series``."""
+    horizon = min(m.horizon for m in models.values())
+    lookback = max(m.lookback for m in models.values())
+    origins = holdout_origins(
+        len(series), lookback, horizon, fraction=fraction, max_origins=max_origins
+    )
+    y = series.values
+    actual = y[origins[:, None] + np.arange(horizon)[None, :]]
+    scores: dict[str, dict[str, float]] = {}
+    for name, model in models.items():
+        pred = model.predict_origins(series, origins)[:, :horizon]
+        if not np.isfinite(pred).all():
+            scores[name] = {m: float("inf") for m in SCORERS}
+            continue
+        scores[name] = {m: float(fn(actual, pred)) for m, fn in SCORERS.items()}
+    return scores, len(origins)
+
+
+def _champion_data_end(info) -> pd.Timestamp | None:
+    span = (info.meta or {}).get("data", {}).get("end") or (info.meta or {}).get("data_end")
+    return pd.Timestamp(span) if span else None
+
+
+def run_job(
+    job: JobConfig, nightly: NightlyConfig, *, force: bool = False, dry_run: bool = False
+) -> JobOutcome:
+    """Retrain one job under its lock. Raises only for bugs; user-facing problems become the outcome."""
+    out = JobOutcome(job=job.name)
+    t0 = time.perf_counter()
+    try:
+        cfg = job_config(job, nightly)
+        out.key = key = series_key(cfg.data)
+        lock_path = paths().locks / f"{key}.lock"
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(lock_path), timeout=nightly.lock_timeout)
+        try:
+            lock.acquire()
+        except Timeout:
+            raise LockedError(
+                f"job '{job.name}' ({key}) is being retrained by another run (lock {lock_path}); "
+                "it was left alone — wait for that run to finish"
+            ) from None
+        try:
+            _run_locked(job, nightly, cfg, out, force=force, dry_run=dry_run)
+        finally:
+            lock.release()
+    except ForecasterError as exc:
+        out.status, out.reason = ("locked" if isinstance(exc, LockedError) else "failed"), str(exc)
+    except (
+        Exception
+    ) as exc:  # one broken job must not stop the others; the traceback goes to the log
+        out.status, out.reason = "failed", f"{type(exc).__name__}: {exc}"
+        log.debug("job %s crashed:\n%s", job.name, traceback.format_exc())
+    out.seconds = round(time.perf_counter() - t0, 1)
+    return out
+
+
+def _run_locked(
+    job: JobConfig,
+    nightly: NightlyConfig,
+    cfg: Config,
+    out: JobOutcome,
+    *,
+    force: bool,
+    dry_run: bool,
+) -> None:
+    st = api.store()
+    if st.recover(out.key):
+        log.warning("%s: removed a half-written model left by an interrupted run", out.key)
+    champion_id = st.champion(out.key)
+    out.champion_before = out.champion_after = champion_id
+
+    series = api.load_data(cfg)
+    out.data_end, out.data_source = str(series.end), series.source
+    if cfg.data.source in LIVE_SOURCES and series.source not in LIVE_SOURCES:
+        if nightly.on_unreachable == "skip":
+            out.status, out.reason = (
+                "skipped",
+                f"{cfg.data.source} unreachable; configured to skip (on_unreachable: skip)",
+            )
+            return
+        log.warning("%s: training on %s data (source unreachable)", job.name, series.source)
+
+    champion_info = st.info(out.key, champion_id) if champion_id else None
+    if champion_info is not None and not force:
+        end = _champion_data_end(champion_info)
+        if end is not None and series.end <= end:
+            out.status, out.reason = (
+                "skipped",
+                f"no new data since the champion's (data up to {end})",
+            )
+            return
+    if dry_run:
+        out.status = "would-train"
+        out.reason = "new data" if champion_info else "no champion yet"
+        return
+
+    init = (
+        FittedModel.load(champion_info.path) if (champion_info and cfg.train.warm_start) else None
+    )
+    result = api.fit(cfg, series=series, promote="never", init_from=init)
+    challenger = result.version
+    out.challenger = challenger.version if challenger else None
+    if not np.isfinite(result.table.loc["gru", ["mae", "rmse"]].to_numpy(dtype=float)).all():
+        out.status, out.reason = (
+            "kept",
+            "challenger diverged (non-finite validation error); not promoted",
+        )
+        return
+
+    models = {"challenger": result.model}
+    if champion_info is not None:
+        try:
+            models["champion"] = FittedModel.load(champion_info.path)
+        except ForecasterError as exc:
+            log.warning(
+                "%s: champion %s cannot be loaded (%s); the challenger replaces it",
+                job.name,
+                champion_id,
+                exc,
+            )
+    scores, n_origins = score_on_holdout(
+        models, series, nightly.holdout_fraction, nightly.max_holdout_origins
+    )
+    metric = nightly.metric
+    out.scores = {f"{name}_{metric}": s[metric] for name, s in scores.items()} | {
+        "holdout_origins": n_origins
+    }
+
+    chall = scores["challenger"][metric]
+    if not np.isfinite(chall):
+        out.status, out.reason = "kept", "challenger produced non-finite forecasts; not promoted"
+    elif "champion" not in scores:
+        st.promote(out.key, out.challenger, reason="no usable champion")
+        out.status, out.reason, out.champion_after = "promoted", "no champion yet", out.challenger
+    else:
+        champ = scores["champion"][metric]
+        threshold = champ * (1 - nightly.margin)
+        if chall < threshold:
+            st.promote(out.key, out.challenger, reason=f"{metric} {chall:.4g} < {champ:.4g}")
+            out.status, out.champion_after = "promoted", out.challenger
+            out.reason = f"challenger {metric} {chall:.4g} beats champion {champ:.4g} (margin {nightly.margin:.0%})"
+        else:
+            out.status = "kept"
+            out.reason = f"challenger {metric} {chall:.4g} does not beat champion {champ:.4g} by margin {nightly.margin:.0%}"
+    pruned = st.prune(out.key, nightly.keep_versions)
+    if pruned:
+        log.info("%s: removed %d old version(s)", out.key, len(pruned))
+
+
+@dataclass
+class RunSummary:
+    started_at: str
+    finished_at: str
+    dry_run: bool
+    force: bool
+    outcomes: list[JobOutcome]
+    files: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def failed(self) -> list[JobOutcome]:
+        return [o for o in self.outcomes if o.status in ("failed", "locked")]
+
+    def to_text(self) -> str:
+        lines = [
+            f"forecaster nightly retrain {self.started_at} .. {self.finished_at}"
+            + ("  (dry run)" if self.dry_run else "")
+        ]
+        for o in self.outcomes:
+            lines.append(f"  {o.job:<16}{o.status:<12}{o.reason}")
+            if o.scores:
+                lines.append(
+                    "  " + " " * 28 + ", ".join(f"{k}={v:.4g}" for k, v in o.scores.items())
+                )
+        ok = len(self.outcomes) - len(self.failed)
+        lines.append(
+            f"{ok} of {len(self.outcomes)} jobs ok"
+            + (f"; FAILED: {', '.join(o.job for o in self.failed)}" if self.failed else "")
+        )
+        return "\n".join(lines)
+
+
+def retrain(
+    nightly: NightlyConfig,
+    *,
+    force: bool = False,
+    dry_run: bool = False,
+    only: list[str] | None = None,
+) -> RunSummary:
+    """Run every job (or those named in ``only``); write the night's summary unless ``dry_run``."""
+    jobs = [j for j in nightly.jobs if not only or j.name in only]
+    if only and not jobs:
+        raise ConfigError(f"no job named {only} — jobs are: {[j.name for j in nightly.jobs]}")
+    started = dt.datetime.now(dt.timezone.utc)
+    outcomes = []
+    for job in jobs:
+        log.info("job %s: starting", job.name)
+        outcome = run_job(job, nightly, force=force, dry_run=dry_run)
+        log.info("job %s: %s — %s", job.name, outcome.status, outcome.reason)
+        outcomes.append(outcome)
+    finished = dt.datetime.now(dt.timezone.utc)
+    summary = RunSummary(
+        started.isoformat(timespec="seconds"),
+        finished.isoformat(timespec="seconds"),
+        dry_run,
+        force,
+        outcomes,
+    )
+    if not dry_run:
+        folder = paths().runs / started.strftime("%Y-%m-%d")
+        stem = f"retrain-{started.strftime('%H%M%S')}"
+        summary.files = {
+            "json": str(folder / f"{stem}.json"),
+            "text": str(folder / f"{stem}.txt"),
+        }
+        payload = asdict(summary)
+        payload["ok"] = not summary.failed
+        write_json(summary.files["json"], payload)
+        write_text(summary.files["text"], summary.to_text() + "\n")
+    return summary
