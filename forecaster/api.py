@@ -20,12 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from forecaster import config as cfgmod
 from forecaster.backtest import baselines as bl
 from forecaster.backtest import metrics as mt
+from forecaster.backtest.engine import BacktestResult, backtest_span, run_backtest
+from forecaster.backtest.report import write_report
 from forecaster.config import Config
 from forecaster.data.loader import load_series, series_key
 from forecaster.data.series import Series
@@ -118,14 +119,14 @@ class FitResult:
 
 
 def validation_table(model: FittedModel, season: int) -> pd.DataFrame:
-    """MAE and RMSE of the model, naive and seasonal naive on the model's validation windows."""
+    """MAE and RMSE (target units) of the model, naive and seasonal naive on the model's validation windows."""
     split = model.evaluate_split("val")
-    actual, history = split["actuals"], split["histories"]
-    horizon = actual.shape[1]
+    actual, origins = split["actuals"], split["origins"]
+    y, horizon = model.series.values, actual.shape[1]
     forecasts = {
         "gru": split["forecasts"],
-        "naive": bl.naive(history, horizon),
-        f"seasonal_naive({season})": bl.seasonal_naive(history, horizon, season),
+        "naive": bl.naive(y, origins, horizon),
+        f"seasonal_naive({season})": bl.seasonal_naive(y, origins, horizon, season),
     }
     rows = {
         name: {"mae": mt.mae(actual, f), "rmse": mt.rmse(actual, f), "windows": len(actual)}
@@ -140,6 +141,7 @@ def fit(
     series: Series | None = None,
     save: bool = True,
     promote: str = "if-none",
+    init_from: FittedModel | None = None,
 ) -> FitResult:
     """Train a GRU on the config's series, compare it with baselines, and save a model version.
 
@@ -149,7 +151,7 @@ def fit(
     series = series if series is not None else load_data(cfg)
     key = series_key(cfg.data)
     t0 = time.perf_counter()
-    model = fit_model(series, cfg)
+    model = fit_model(series, cfg, init_from=init_from)
     seconds = time.perf_counter() - t0
     season = cfg.backtest.season or bl.season_for(series.freq)
     table = validation_table(model, season)
@@ -241,6 +243,98 @@ def predict(
     return PredictResult(frame, series, info, files)
 
 
+# -- backtest -----------------------------------------------------------------------------------------
+@dataclass
+class BacktestReport:
+    """A walk-forward backtest, the model it evaluated, and the report files written."""
+
+    result: BacktestResult
+    series: Series
+    key: str
+    version: VersionInfo | None
+    files: dict[str, Path] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+def _check_no_overlap(
+    fitted: FittedModel, series: Series, test_start: pd.Timestamp, version: str
+) -> None:
+    """A fixed model must not have trained (or early-stopped) on the span it is evaluated on."""
+    seen_until = fitted.meta.get("splits", {}).get("val", {}).get("end") or fitted.meta.get(
+        "data", {}
+    ).get("end")
+    if seen_until is not None and pd.Timestamp(seen_until) >= test_start:
+        raise ModelError(
+            f"model {version} was trained on data up to {seen_until}, inside the backtest span starting "
+            f"{test_start} — evaluating it there would leak the future; use --start after {seen_until}, "
+            "or --refit-every K to retrain inside the span"
+        )
+
+
+def backtest(
+    cfg: Config,
+    *,
+    model: str | None = "champion",
+    out_dir: Path | None = None,
+    series: Series | None = None,
+    write: bool = True,
+) -> BacktestReport:
+    """Walk-forward backtest of the GRU and every baseline on identical origins, plus a report.
+
+    ``model``: a saved model (``champion``, ``latest``, a version id or a folder); when the series
+    has no saved model, one is trained on the data before the test span and saved. With
+    ``cfg.backtest.refit_every = k > 0`` the GRU is instead retrained every k origins on the data
+    before each origin (expanding or sliding window). ``model=None`` evaluates the baselines only.
+    """
+    key = series_key(cfg.data)
+    bcfg = cfg.backtest
+    notes: list[str] = []
+    fitted, info, refit = None, None, None
+    if bcfg.refit_every > 0:
+
+        def refit(train: Series) -> FittedModel:
+            return fit_model(train, cfg, progress_bar=False)
+
+        notes.append(f"GRU retrained every {bcfg.refit_every} origins ({bcfg.window} window)")
+    elif model is not None and (store().versions(key) or Path(model).exists()):
+        fitted, info = load_model(cfg, model)
+        cfg = model_data_config(fitted, cfg)
+    series = series if series is not None else load_data(cfg)
+    start, _ = backtest_span(series, bcfg, cfg.train.test_fraction)
+    test_start = series.index[start]
+    if fitted is not None:
+        _check_no_overlap(fitted, series, test_start, info.version)
+    elif model is not None and refit is None:
+        train = series.until(test_start)
+        log.warning(
+            "no saved model for %s; training one on the data before the backtest span (%s .. %s)",
+            key,
+            train.start,
+            train.end,
+        )
+        trained = fit(cfg, series=train)
+        fitted, info = trained.model, trained.version
+        notes.append(f"trained model {info.version} on data before {test_start}")
+    result = run_backtest(
+        series,
+        fitted,
+        cfg=bcfg,
+        horizon=cfg.model.horizon if fitted is None else None,
+        test_fraction=cfg.train.test_fraction,
+        refit=refit,
+        model_name="gru",
+    )
+    report = BacktestReport(result, series, key, info, notes=notes)
+    if write:
+        stamp = pd.Timestamp.now(tz="UTC").strftime("%Y%m%dT%H%M%S")
+        folder = (
+            Path(out_dir) if out_dir is not None else paths().reports / f"backtest-{key}-{stamp}"
+        )
+        title = f"Backtest {key}: {series.target}" + (f" (model {info.version})" if info else "")
+        report.files = write_report(result, series, folder, title)
+    return report
+
+
 # -- helpers for callers ------------------------------------------------------------------------------
 def describe_fit(result: FitResult) -> str:
     """A short human-readable summary of a fit (what the CLI prints)."""
@@ -270,7 +364,3 @@ def describe_fit(result: FitResult) -> str:
         if result.promoted:
             lines.append("  (now the champion for this series)")
     return "\n".join(lines)
-
-
-def _finite(a: np.ndarray) -> bool:
-    return bool(np.isfinite(a).all())

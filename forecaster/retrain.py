@@ -31,9 +31,8 @@ from pydantic import Field, model_validator
 
 from forecaster import api
 from forecaster import config as cfgmod
-from forecaster.backtest.engine import holdout_origins
-from forecaster.backtest.metrics import mae, rmse, smape
-from forecaster.config import Config, _Strict
+from forecaster.backtest.engine import run_backtest
+from forecaster.config import BacktestConfig, Config, _Strict
 from forecaster.data.loader import series_key
 from forecaster.data.series import Series
 from forecaster.errors import ConfigError, ForecasterError, LockedError
@@ -43,7 +42,7 @@ from forecaster.training import FittedModel
 
 log = logging.getLogger(__name__)
 LIVE_SOURCES = ("yahoo", "open-meteo")
-SCORERS = {"mae": mae, "rmse": rmse, "smape": smape}
+SCORES = ("mae", "rmse", "smape")
 
 
 class JobConfig(_Strict):
@@ -145,22 +144,25 @@ class JobOutcome:
 def score_on_holdout(
     models: dict[str, FittedModel], series: Series, fraction: float, max_origins: int
 ) -> tuple[dict[str, dict[str, float]], int]:
-    """MAE/RMSE/sMAPE of each model on the identical most recent origins of ``series``."""
-    horizon = min(m.horizon for m in models.values())
-    lookback = max(m.lookback for m in models.values())
-    origins = holdout_origins(
-        len(series), lookback, horizon, fraction=fraction, max_origins=max_origins
-    )
-    y = series.values
-    actual = y[origins[:, None] + np.arange(horizon)[None, :]]
+    """Score each model with the backtest engine on the identical most recent origins of ``series``.
+
+    Returns ``{name: {metric: value}}`` for every model and the naive baseline, and the origin count.
+    A model whose forecasts are not finite scores ``inf`` (never promoted).
+    """
+    cfg = BacktestConfig(max_origins=max_origins)
     scores: dict[str, dict[str, float]] = {}
+    n_origins = 0
     for name, model in models.items():
-        pred = model.predict_origins(series, origins)[:, :horizon]
-        if not np.isfinite(pred).all():
-            scores[name] = {m: float("inf") for m in SCORERS}
-            continue
-        scores[name] = {m: float(fn(actual, pred)) for m, fn in SCORERS.items()}
-    return scores, len(origins)
+        result = run_backtest(
+            series, model, cfg=cfg, test_fraction=fraction, model_name=name, baselines=("naive",)
+        )
+        n_origins = result.n_origins
+        for method in (name, "naive"):
+            if not np.isfinite(result.forecasts[method]).all():
+                scores[method] = {m: float("inf") for m in SCORES}
+            else:
+                scores[method] = {m: float(result.metrics.loc[method, m]) for m in SCORES}
+    return scores, n_origins
 
 
 def _champion_data_end(info) -> pd.Timestamp | None:

@@ -136,3 +136,103 @@ def predict_cmd(model_ref: str, out_dir: str | None, plot: bool, **kw: Any) -> N
         click.echo(f"  {str(t):<28}{v:>12.4g}")
     for kind, path in result.files.items():
         click.echo(f"Wrote {kind.upper()}: {path}")
+
+
+#: How each metric column ranks: lower is better, except these.
+_HIGHER_IS_BETTER = {"directional_accuracy", "skill"}
+_HEADERS = {
+    "mae": "MAE",
+    "rmse": "RMSE",
+    "mape": "MAPE%",
+    "smape": "sMAPE%",
+    "mase": "MASE",
+    "directional_accuracy": "DirAcc%",
+    "skill": "Skill",
+}
+
+
+def format_metrics(table) -> str:
+    """The metrics table with the best value per column starred (skill: higher is better)."""
+    cols = [c for c in _HEADERS if c in table.columns]
+    best = {}
+    for c in cols:
+        values = table[c].astype(float)
+        if values.notna().any():
+            best[c] = values.idxmax() if c in _HIGHER_IS_BETTER else values.idxmin()
+    lines = [f"  {'method':<16}" + "".join(f"{_HEADERS[c]:>10}" for c in cols)]
+    for name, row in table.iterrows():
+        cells = []
+        for c in cols:
+            v = row[c]
+            text = "-" if v != v else f"{v:.4g}"  # NaN -> "-"
+            cells.append(f"{text + ('*' if best.get(c) == name else ' '):>10}")
+        lines.append(f"  {name:<16}" + "".join(cells))
+    return "\n".join(lines)
+
+
+@cli.command("backtest")
+@series_options
+@click.option("--config", "config_path", help="YAML config: a path or a name in configs/.")
+@click.option(
+    "--model",
+    "model_ref",
+    default="champion",
+    show_default=True,
+    help="champion, latest, a version id, a model folder, or 'none' for baselines only.",
+)
+@click.option(
+    "--refit-every", type=int, help="Retrain the GRU every K origins inside the span (0: never)."
+)
+@click.option(
+    "--window", type=click.Choice(["expanding", "sliding"]), help="Training window when refitting."
+)
+@click.option("--stride", type=int, help="Steps between forecast origins.")
+@click.option("--max-origins", type=int, help="Keep only the most recent N origins.")
+@click.option(
+    "--season", type=int, help="Season length for seasonal naive and MASE (default by frequency)."
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    help="Report folder (default <data root>/reports/backtest-...).",
+)
+def backtest_cmd(model_ref: str, out_dir: str | None, **kw: Any) -> None:
+    """Walk-forward backtest of the GRU against baselines, with an HTML report.
+
+    Every forecast uses only data before its origin. --start/--end set the backtest span (default:
+    the last test_fraction of the series, which a model saved by `forecast fit` never trained on).
+
+    \b
+    Examples:
+      forecast backtest --ticker AAPL
+      forecast backtest --city greensboro --stride 24
+      forecast backtest --ticker MSFT --start 2012-01-01 --refit-every 50
+      forecast backtest --ticker AAPL --model none        # baselines only
+    """
+    start, end = kw.pop("start", None), kw.pop("end", None)
+    over = {
+        "backtest.start": start,
+        "backtest.end": end,
+        "backtest.refit_every": kw.pop("refit_every"),
+        "backtest.window": kw.pop("window"),
+        "backtest.stride": kw.pop("stride"),
+        "backtest.max_origins": kw.pop("max_origins"),
+        "backtest.season": kw.pop("season"),
+    }
+    cfg = api.make_config(build_config(kw), overrides=over)
+    report = api.backtest(cfg, model=None if model_ref == "none" else model_ref, out_dir=out_dir)
+    r, s = report.result, report.series
+    unit = s.units.get(s.target, "")
+    click.echo(
+        f"Backtest {report.key} '{s.target}'{f' ({unit})' if unit else ''}: {r.n_origins:,} origins, "
+        f"{r.origin_times[0]:%Y-%m-%d %H:%M} .. {r.origin_times[-1]:%Y-%m-%d %H:%M}, "
+        f"horizon {r.actuals.shape[1]}, stride {cfg.backtest.stride}"
+        + (f", model {report.version.version}" if report.version else "")
+    )
+    for note in report.notes:
+        click.echo(f"  {note}")
+    click.echo(format_metrics(r.metrics))
+    click.echo("  * best per metric; MAE/RMSE in target units, skill = 1 - MAE/MAE(naive)")
+    for kind, path in report.files.items():
+        click.echo(f"{kind.capitalize()}: {path}")

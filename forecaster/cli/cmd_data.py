@@ -1,0 +1,188 @@
+"""``forecast data``: fetch and cache series, and take a first look at them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+import pandas as pd
+
+from forecaster.cli import cli
+from forecaster.cli.options import data_overrides, pop_series_kwargs, series_options
+from forecaster.config import DataConfig, default_config_for, override
+from forecaster.data import loader
+from forecaster.data.series import TRADING_DAYS, Series, missing_steps
+from forecaster.data.sources import openmeteo, snapshot, yahoo
+
+
+def data_config(kw: dict[str, Any]) -> DataConfig:
+    """The series flags on top of the shipped default config for the chosen source."""
+    over = data_overrides(pop_series_kwargs(kw))
+    base = default_config_for(over["data.source"], over.get("data.interval"))
+    return override(base, over).data
+
+
+@cli.group("data")
+def data_group() -> None:
+    """Fetch, cache and inspect series (stocks, weather, local files).
+
+    \b
+    Examples:
+      forecast data show --ticker AAPL
+      forecast data fetch --city greensboro
+      forecast data cities
+    """
+
+
+# -- show ---------------------------------------------------------------------------------------------
+def _stamp(stamp: pd.Timestamp, daily: bool) -> str:
+    return f"{stamp:%Y-%m-%d}" if daily else f"{stamp:%Y-%m-%d %H:%M}"
+
+
+def _sub_daily(freq: str) -> bool:
+    if freq == TRADING_DAYS:
+        return False
+    try:
+        return pd.Timedelta(pd.tseries.frequencies.to_offset(freq)) < pd.Timedelta(days=1)
+    except (ValueError, TypeError):
+        return False  # calendar offsets such as "MS" (months)
+
+
+def _frequency_text(series: Series) -> str:
+    if series.freq == TRADING_DAYS:
+        return "B (trading days; weekends and market holidays absent)"
+    if _sub_daily(series.freq) and set(yahoo.COLUMNS) <= set(series.frame.columns):
+        return f"{series.freq} (bars during trading hours only)"
+    return series.freq
+
+
+def _missing_text(series: Series) -> str:
+    if _sub_daily(series.freq) and set(yahoo.COLUMNS) <= set(series.frame.columns):
+        return "n/a (intraday bars cover trading hours only)"
+    n = missing_steps(series.index, series.freq)
+    if series.freq == TRADING_DAYS:
+        return f"{n:,} weekdays without a session (market holidays)"
+    return f"{n:,} steps"
+
+
+def _number(value: float, unit: str) -> str:
+    return f"{value:,.6g}{' ' + unit if unit else ''}"
+
+
+def show_lines(loaded: loader.Loaded, key: str) -> list[str]:
+    """What ``forecast data show`` prints: one ``label  value`` line per fact."""
+    s = loaded.series
+    daily = not _sub_daily(s.freq)
+    unit = s.units.get(s.target, "")
+    values = s.frame[s.target]
+    rows = [
+        ("source", f"{s.source} ({loaded.detail})"),
+        ("symbol", s.symbol),
+        ("key", key),
+        ("span", f"{_stamp(s.start, daily)}..{_stamp(s.end, daily)} ({s.index.tz})"),
+        ("rows", f"{len(s):,}"),
+        ("frequency", _frequency_text(s)),
+        ("missing", _missing_text(s)),
+        (
+            "target",
+            f"{s.target}: first {_number(values.iloc[0], unit)} ({_stamp(s.start, daily)}), "
+            f"last {_number(values.iloc[-1], unit)} ({_stamp(s.end, daily)})",
+        ),
+        (
+            "columns",
+            ", ".join(f"{c} [{s.units[c]}]" if s.units.get(c) else c for c in s.frame.columns),
+        ),
+    ]
+    if loaded.cache_file is not None:
+        rows.append(("cache", str(loaded.cache_file)))
+    notes = list(s.notes) or ["none"]
+    rows += [("notes" if i == 0 else "", note) for i, note in enumerate(notes)]
+    return [f"{label:<10} {value}" for label, value in rows]
+
+
+@data_group.command("show")
+@series_options
+def show(**kw: Any) -> None:
+    """Load a series and print a first look at it: where it came from, span, rows, frequency,
+    gaps, first and last target values, columns and what validation changed.
+
+    Uses the live source (and updates the cache); when it is unreachable, the cache or the
+    bundled snapshot, with a notice.
+
+    \b
+    Examples:
+      forecast data show --ticker AAPL
+      forecast data show --ticker AAPL --offline --start 2010-01-01
+      forecast data show --city greensboro --interval 1d
+      forecast data show --lat 35.07 --lon -79.79
+      forecast data show --csv prices.csv --target close
+    """
+    cfg = data_config(kw)
+    loaded = loader.load(cfg)
+    for line in show_lines(loaded, loader.series_key(cfg)):
+        click.echo(line)
+
+
+# -- fetch --------------------------------------------------------------------------------------------
+@data_group.command("fetch")
+@series_options
+def fetch(**kw: Any) -> None:
+    """Fetch new data from Yahoo Finance or Open-Meteo into the cache (only what is new).
+
+    Prints one line: rows fetched, the cached span and the cache file. Exits with status 3 when
+    the source is unreachable (saying which data offline runs would use), 2 for a bad request.
+
+    \b
+    Examples:
+      forecast data fetch --ticker AAPL
+      forecast data fetch --ticker MSFT --interval 1h
+      forecast data fetch --city berlin --interval 1d --start 2015-01-01
+    """
+    cfg = data_config(kw)
+    loaded = loader.fetch(cfg)
+    s = loaded.series
+    daily = not _sub_daily(s.freq)
+    name = loader.SOURCE_NAMES[cfg.source]
+    plural = "row" if loaded.new_rows == 1 else "rows"
+    where = f"cache {loaded.cache_file}" if loaded.cache_file else "not cached (write failed)"
+    click.echo(
+        f"{s.symbol} {cfg.interval}: {loaded.new_rows} new {plural} from {name}; "
+        f"{len(s):,} rows {_stamp(s.start, daily)}..{_stamp(s.end, daily)}; {where}"
+    )
+
+
+# -- tables -------------------------------------------------------------------------------------------
+@data_group.command("cities")
+def cities() -> None:
+    """List the built-in cities for --city (name, latitude, longitude, time zone).
+
+    \b
+    Examples:
+      forecast data cities
+      forecast data show --city tokyo
+    """
+    click.echo(f"{'city':<14} {'latitude':>9} {'longitude':>10}  time zone")
+    for place in openmeteo.CITIES.values():
+        click.echo(f"{place.name:<14} {place.latitude:>9.2f} {place.longitude:>10.2f}  {place.tz}")
+    click.echo("Elsewhere: --lat/--lon in degrees, e.g. --lat 35.07 --lon -79.79.")
+
+
+@data_group.command("snapshots")
+def snapshots() -> None:
+    """List the real data bundled with forecaster, used offline when nothing is cached.
+
+    \b
+    Examples:
+      forecast data snapshots
+      forecast data show --ticker MSFT --offline
+    """
+    click.echo(f"{'name':<11} {'stands in for':<28} {'span':<23} {'rows':>6}  columns")
+    for snap in snapshot.SNAPSHOTS:
+        s = snapshot.load(snap)
+        daily = not _sub_daily(s.freq)
+        flag = f"--ticker {snap.symbol}" if snap.source == "yahoo" else f"--city {snap.symbol}"
+        stands = f"{flag} --interval {snap.interval}"
+        span = f"{_stamp(s.start, daily)}..{_stamp(s.end, daily)}"
+        click.echo(
+            f"{snap.name:<11} {stands:<28} {span:<23} {len(s):>6,}  {', '.join(s.frame.columns)}"
+        )

@@ -1,0 +1,204 @@
+"""Nightly retraining: new data, champion/challenger decisions, idempotence, locks, crash safety.
+
+The data is the real AAPL snapshot written to a CSV file cut at day T, then extended to T+5 —
+exactly what a nightly job sees when a week of new rows arrives. Models are tiny so a night takes
+seconds.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from filelock import FileLock
+
+from forecaster import api
+from forecaster.cli import cli
+from forecaster.retrain import JobConfig, NightlyConfig, load_nightly, retrain, run_job
+from forecaster.settings import paths
+from forecaster.training import FittedModel
+
+TINY = {
+    "model.lookback": 20,
+    "model.horizon": 5,
+    "model.hidden_size": 8,
+    "model.num_layers": 1,
+    "train.max_epochs": 2,
+    "train.batch_size": 64,
+    "train.logger": "none",
+}
+CUT = 900  # rows in the first night's file
+
+
+@pytest.fixture
+def csv_file(tmp_path, aapl):
+    """Write AAPL rows [0, n) to a CSV, like a nightly export that grows."""
+    path = tmp_path / "aapl.csv"
+
+    def write(n: int):
+        frame = aapl.frame.iloc[:n].tz_localize(None)
+        frame.to_csv(path, index_label="time")
+        return path
+
+    write(CUT)
+    return write
+
+
+def nightly(path, **policy) -> NightlyConfig:
+    job = JobConfig(name="aapl", csv=str(path), overrides={**TINY, "data.target": "close"})
+    return NightlyConfig(jobs=[job], **({"holdout_fraction": 0.1, "keep_versions": 3} | policy))
+
+
+def test_two_nights_with_new_rows_train_and_decide(csv_file):
+    cfg = nightly(csv_file(CUT))
+    first = retrain(cfg)
+    (o1,) = first.outcomes
+    assert o1.status == "promoted" and o1.reason == "no champion yet"
+    assert o1.champion_after == o1.challenger
+
+    csv_file(CUT + 5)  # five new trading days arrive
+    second = retrain(cfg)
+    (o2,) = second.outcomes
+    assert o2.status in ("promoted", "kept"), o2.reason
+    assert o2.challenger and o2.challenger != o1.challenger
+    assert {"challenger_mae", "champion_mae", "naive_mae"} <= set(o2.scores)
+    assert o2.scores["holdout_origins"] > 10
+    expected = o2.challenger if o2.status == "promoted" else o1.challenger
+    assert api.store().champion(o2.key) == expected
+
+    summary = json.loads((paths().root / second.files["json"]).read_text())
+    assert summary["ok"] is True
+    assert summary["outcomes"][0]["status"] == o2.status
+    assert "aapl" in (paths().root / second.files["text"]).read_text()
+
+
+def test_no_new_data_is_skipped_and_exit_zero(csv_file, tmp_path):
+    cfg = nightly(csv_file(CUT))
+    retrain(cfg)
+    (again,) = retrain(cfg).outcomes
+    assert again.status == "skipped" and "no new data" in again.reason
+    # --force trains anyway
+    (forced,) = retrain(cfg, force=True).outcomes
+    assert forced.status in ("promoted", "kept")
+
+    yaml_path = tmp_path / "nightly.yaml"
+    yaml_path.write_text(json.dumps(cfg.model_dump(mode="json")))  # JSON is valid YAML
+    result = CliRunner().invoke(cli, ["retrain", "--config", str(yaml_path)])
+    assert result.exit_code == 0, result.output
+    assert "skipped" in result.output
+
+
+def test_dry_run_trains_nothing(csv_file):
+    (o,) = retrain(nightly(csv_file(CUT)), dry_run=True).outcomes
+    assert o.status == "would-train"
+    assert api.store().versions(o.key) == []
+
+
+def _sabotage(monkeypatch, how):
+    """Make the next challenger worse (or NaN) than anything a real fit would produce."""
+    real_fit_model = api.fit_model
+
+    def fit_model(series, cfg, **kw):
+        fitted = real_fit_model(series, cfg, **kw)
+        with torch.no_grad():
+            for p in fitted.module.parameters():
+                how(p)
+        return fitted
+
+    monkeypatch.setattr(api, "fit_model", fit_model)
+
+
+def test_worse_challenger_is_not_promoted(csv_file, monkeypatch):
+    cfg = nightly(csv_file(CUT))
+    (o1,) = retrain(cfg).outcomes
+    csv_file(CUT + 5)
+    gen = torch.Generator().manual_seed(0)
+    _sabotage(monkeypatch, lambda p: p.add_(torch.randn(p.shape, generator=gen) * 5.0))
+    (o2,) = retrain(cfg).outcomes
+    assert o2.status == "kept", o2.reason
+    assert o2.scores["challenger_mae"] > o2.scores["champion_mae"]
+    assert api.store().champion(o2.key) == o1.challenger
+
+
+def test_nan_challenger_is_rejected(csv_file, monkeypatch):
+    cfg = nightly(csv_file(CUT))
+    (o1,) = retrain(cfg).outcomes
+    csv_file(CUT + 5)
+    _sabotage(monkeypatch, lambda p: p.fill_(float("nan")))
+    (o2,) = retrain(cfg).outcomes
+    assert o2.status == "kept" and "non-finite" in o2.reason
+    assert api.store().champion(o2.key) == o1.challenger
+
+
+def test_concurrent_run_on_same_job_is_refused(csv_file):
+    cfg = nightly(csv_file(CUT))
+    key = "csv-aapl"
+    lock_path = paths().locks / f"{key}.lock"
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(lock_path)):
+        outcome = run_job(cfg.jobs[0], cfg)
+    assert outcome.key == key
+    assert outcome.status == "locked"
+    assert "being retrained by another run" in outcome.reason
+    assert api.store().versions(key) == []
+    # once the other run is done, the job runs
+    assert run_job(cfg.jobs[0], cfg).status == "promoted"
+
+
+def test_failure_while_writing_keeps_champion_and_next_run_recovers(csv_file, monkeypatch):
+    cfg = nightly(csv_file(CUT))
+    (o1,) = retrain(cfg).outcomes
+    champion_dir = api.store().resolve(o1.key).path
+    series = api.load_data(api.make_config(csv=str(csv_file(CUT)), overrides={**TINY, "data.target": "close"}))
+    before = FittedModel.load(champion_dir).predict(series)
+
+    real_save = FittedModel.save
+
+    def torn_save(self, directory):
+        (directory / "model.pt").write_bytes(b"half a model")
+        raise OSError("disk full")
+
+    csv_file(CUT + 5)
+    monkeypatch.setattr(FittedModel, "save", torn_save)
+    summary = retrain(cfg)
+    (o2,) = summary.outcomes
+    assert o2.status == "failed" and "disk full" in o2.reason
+    assert summary.failed
+    assert api.store().champion(o1.key) == o1.challenger
+    after = FittedModel.load(champion_dir).predict(series)
+    np.testing.assert_array_equal(before.to_numpy(), after.to_numpy())
+
+    monkeypatch.setattr(FittedModel, "save", real_save)
+    (o3,) = retrain(cfg).outcomes
+    assert o3.status in ("promoted", "kept")
+    leftovers = list((paths().models / o1.key / "versions").glob(".*"))
+    assert leftovers == []
+
+
+def test_one_failing_job_does_not_stop_the_others(csv_file, tmp_path):
+    good = JobConfig(name="aapl", csv=str(csv_file(CUT)), overrides={**TINY, "data.target": "close"})
+    bad = JobConfig(name="broken", csv=str(tmp_path / "missing.csv"), overrides=TINY)
+    cfg = NightlyConfig(jobs=[bad, good], holdout_fraction=0.1)
+    summary = retrain(cfg)
+    status = {o.job: o.status for o in summary.outcomes}
+    assert status == {"broken": "failed", "aapl": "promoted"}
+    assert "missing.csv" in summary.outcomes[0].reason
+
+    yaml_path = tmp_path / "nightly.yaml"
+    yaml_path.write_text(json.dumps(cfg.model_dump(mode="json")))
+    result = CliRunner().invoke(cli, ["retrain", "--config", str(yaml_path), "--force"])
+    assert result.exit_code == 1
+    assert "FAILED: broken" in result.output
+
+
+def test_bad_nightly_config_is_one_line(tmp_path):
+    path = tmp_path / "n.yaml"
+    path.write_text("metric: mae\njobs:\n  - name: a\n    ticker: AAPL\n    bogus: 1\n")
+    result = CliRunner().invoke(cli, ["retrain", "--config", str(path)])
+    assert result.exit_code == 2
+    assert "unknown key 'jobs.0.bogus'" in result.output
+    assert "Traceback" not in result.output
+    assert load_nightly("nightly").jobs  # the shipped config is valid
