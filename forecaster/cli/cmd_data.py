@@ -103,10 +103,10 @@ def show_lines(loaded: loader.Loaded, key: str) -> list[str]:
 @data_group.command("show")
 @series_options
 def show(**kw: Any) -> None:
-    """Load a series and print a first look at it: where it came from, span, rows, frequency,
-    gaps, first and last target values, columns and what validation changed.
+    """Print a first look at a series: source, span, rows, gaps, values.
 
-    Uses the live source (and updates the cache); when it is unreachable, the cache or the
+    Shows where the data came from, its span, rows, frequency, missing steps, the first and last
+    target values with units, the columns and what validation changed. Uses the live source (and updates the cache); when it is unreachable, the cache or the
     bundled snapshot, with a notice.
 
     \b
@@ -127,9 +127,9 @@ def show(**kw: Any) -> None:
 @data_group.command("fetch")
 @series_options
 def fetch(**kw: Any) -> None:
-    """Fetch new data from Yahoo Finance or Open-Meteo into the cache (only what is new).
+    """Fetch new data into the cache (only what is new).
 
-    Prints one line: rows fetched, the cached span and the cache file. Exits with status 3 when
+    Asks Yahoo Finance or Open-Meteo for the rows after the cached ones. Prints one line: rows fetched, the cached span and the cache file. Exits with status 3 when
     the source is unreachable (saying which data offline runs would use), 2 for a bad request.
 
     \b
@@ -154,7 +154,7 @@ def fetch(**kw: Any) -> None:
 # -- tables -------------------------------------------------------------------------------------------
 @data_group.command("cities")
 def cities() -> None:
-    """List the built-in cities for --city (name, latitude, longitude, time zone).
+    """List the built-in cities for --city, with coordinates and time zone.
 
     \b
     Examples:
@@ -169,14 +169,14 @@ def cities() -> None:
 
 @data_group.command("snapshots")
 def snapshots() -> None:
-    """List the real data bundled with forecaster, used offline when nothing is cached.
+    """List the bundled real data used offline when nothing is cached.
 
     \b
     Examples:
       forecast data snapshots
       forecast data show --ticker MSFT --offline
     """
-    click.echo(f"{'name':<11} {'stands in for':<28} {'span':<23} {'rows':>6}  columns")
+    click.echo(f"{'name':<11} {'stands in for':<32} {'span':<34} {'rows':>6}  columns")
     for snap in snapshot.SNAPSHOTS:
         s = snapshot.load(snap)
         daily = not _sub_daily(s.freq)
@@ -184,5 +184,5 @@ def snapshots() -> None:
         stands = f"{flag} --interval {snap.interval}"
         span = f"{_stamp(s.start, daily)}..{_stamp(s.end, daily)}"
         click.echo(
-            f"{snap.name:<11} {stands:<28} {span:<23} {len(s):>6,}  {', '.join(s.frame.columns)}"
+            f"{snap.name:<11} {stands:<32} {span:<34} {len(s):>6,}  {', '.join(s.frame.columns)}"
         )

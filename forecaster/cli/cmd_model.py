@@ -7,10 +7,12 @@ from typing import Any
 
 import click
 
-from forecaster import api
 from forecaster.cli import cli
 from forecaster.cli.options import data_overrides, pop_series_kwargs, series_options
 from forecaster.settings import paths
+
+# torch and Lightning load only when a command that needs them runs, so `forecast data ...` and
+# `--help` start fast.
 
 log = logging.getLogger("forecaster.cli")
 
@@ -48,6 +50,8 @@ def model_options(func):
 
 def build_config(kw: dict[str, Any]):
     """Series flags + model flags + --config -> a resolved Config."""
+    from forecaster import api
+
     series_kw = pop_series_kwargs(kw)
     over = data_overrides(series_kw)
     over.update(
@@ -92,6 +96,8 @@ def fit_cmd(promote: str, **kw: Any) -> None:
       forecast fit --csv sales.csv --target units --lookback 28 --horizon 7
       forecast fit --config configs/weather_hourly.yaml --lat 52.52 --lon 13.41
     """
+    from forecaster import api
+
     cfg = build_config(kw)
     result = api.fit(cfg, promote=promote)
     click.echo(api.describe_fit(result))
@@ -123,6 +129,8 @@ def predict_cmd(model_ref: str, out_dir: str | None, plot: bool, **kw: Any) -> N
       forecast predict --city greensboro --plot
       forecast predict --ticker AAPL --model latest --out forecasts/
     """
+    from forecaster import api
+
     cfg = build_config(kw)
     result = api.predict(cfg, model=model_ref, out_dir=out_dir or paths().reports, plot=plot)
     s = result.series
@@ -210,6 +218,8 @@ def backtest_cmd(model_ref: str, out_dir: str | None, **kw: Any) -> None:
       forecast backtest --ticker MSFT --start 2012-01-01 --refit-every 50
       forecast backtest --ticker AAPL --model none        # baselines only
     """
+    from forecaster import api
+
     start, end = kw.pop("start", None), kw.pop("end", None)
     over = {
         "backtest.start": start,

@@ -7,9 +7,14 @@ import sys
 
 import click
 
-from forecaster import api
 from forecaster.cli import cli
 from forecaster.errors import ModelError
+from forecaster.registry import ModelStore
+from forecaster.settings import paths
+
+
+def _store() -> ModelStore:
+    return ModelStore(paths().models)
 
 
 @cli.command("retrain")
@@ -70,7 +75,7 @@ def models_list(key: str | None) -> None:
     Example:
       forecast models list yahoo-AAPL-1d
     """
-    st = api.store()
+    st = _store()
     keys = [key] if key else st.keys()
     if not keys:
         click.echo(
@@ -103,7 +108,7 @@ def models_show(key: str, version: str) -> None:
     Example:
       forecast models show yahoo-AAPL-1d latest
     """
-    info = api.store().resolve(key, version)
+    info = _store().resolve(key, version)
     click.echo(f"{key} {info.version}{'  (champion)' if info.is_champion else ''}\n  {info.path}")
     click.echo(json.dumps(info.meta, indent=2, default=str))
 
@@ -118,7 +123,7 @@ def models_promote(key: str, version: str) -> None:
     Example:
       forecast models promote yahoo-AAPL-1d 20261123T190000Z-ab12
     """
-    st = api.store()
+    st = _store()
     info = st.resolve(key, version)
     st.promote(key, info.version, reason="manual")
     click.echo(f"{key}: champion is now {info.version}")
@@ -133,5 +138,5 @@ def models_rollback(key: str) -> None:
     Example:
       forecast models rollback yahoo-AAPL-1d
     """
-    version = api.store().rollback(key)
+    version = _store().rollback(key)
     click.echo(f"{key}: rolled back; champion is now {version}")

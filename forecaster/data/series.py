@@ -135,7 +135,8 @@ def infer_freq(index: pd.DatetimeIndex) -> str:
         raise DataError(
             f"cannot tell the frequency of a series with {len(index)} rows — need at least 3 timestamps"
         )
-    deltas = pd.Series(np.diff(index.asi8)).value_counts()
+    # asi8 counts in the index's own unit (pandas 3 parses to microseconds): compare in ns
+    deltas = pd.Series(np.diff(index.as_unit("ns").asi8)).value_counts()
     step = pd.Timedelta(int(deltas.index[0]), unit="ns")
     if step <= pd.Timedelta(0):
         raise DataError("timestamps do not advance — check the time column")

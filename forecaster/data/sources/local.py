@@ -1,0 +1,190 @@
+"""A local CSV or Parquet file as a series (source ``csv``).
+
+The file needs one time column: ``time_column`` when given, else the first column whose values all
+parse as dates (a Parquet file's DatetimeIndex also counts). Value columns: ``variables`` when
+given, else every numeric column besides the time column; text columns (labels) are left out with
+a notice, and a mostly-numeric column with stray text is kept so validation can name the bad value.
+Naive times are taken to be in ``timezone`` (default UTC); times with offsets keep them.
+Missing, unreadable or corrupt files raise a one-line :class:`DataError`.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from pathlib import Path
+
+import pandas as pd
+
+from forecaster.data.series import Series, validate
+from forecaster.errors import DataError
+
+log = logging.getLogger(__name__)
+
+PARQUET_SUFFIXES = (".parquet", ".pq")
+
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    """Read a .csv (any other suffix is read as CSV) or .parquet file; errors are one line."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise DataError(f"file '{path}' not found — check the path given to --csv")
+    try:
+        if path.suffix.lower() in PARQUET_SUFFIXES:
+            frame = pd.read_parquet(path)
+            if isinstance(frame.index, pd.DatetimeIndex):
+                frame = frame.reset_index()
+        else:
+            frame = pd.read_csv(path)
+    except Exception as exc:  # pandas, pyarrow and the OS all raise their own types
+        raise DataError(
+            f"cannot read '{path}' ({_first_line(exc)}) — is it a valid, complete CSV or Parquet file?"
+        ) from None
+    if frame.shape[1] == 0 or len(frame) == 0:
+        raise DataError(f"'{path}' has no rows — check the file")
+    frame.columns = [str(c).strip() for c in frame.columns]
+    return frame
+
+
+def _first_line(exc: BaseException, limit: int = 100) -> str:
+    text = str(exc).strip()
+    line = text.splitlines()[0] if text else type(exc).__name__
+    return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
+def _parse_times(values: pd.Series) -> pd.Series | None:
+    """Times if every non-empty value parses as a date, else None."""
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return values
+    if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+        return None  # numbers are values, not (ambiguous) epoch times
+    present = values.notna()
+    if not present.any():
+        return None
+    # fast path: one format inferred from the first value; then per-value parsing; then UTC for
+    # mixed offsets ("...+01:00" and "...+02:00" in one column)
+    for kwargs in ({}, {"format": "mixed"}, {"format": "mixed", "utc": True}):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                parsed = pd.to_datetime(values, errors="coerce", **kwargs)
+            except (ValueError, TypeError, OverflowError):
+                continue
+        if pd.api.types.is_datetime64_any_dtype(parsed) and not parsed[present].isna().any():
+            return parsed
+    return None
+
+
+def find_time_column(frame: pd.DataFrame, name: str | None = None) -> str:
+    """The named time column, or the first whose values all parse as dates."""
+    if name:
+        if name not in frame.columns:
+            raise DataError(
+                f"time column '{name}' not found; columns: {list(frame.columns)} — fix --time-column"
+            )
+        return name
+    for col in frame.columns:
+        if _parse_times(frame[col]) is not None:
+            return col
+    raise DataError(
+        f"no column parses as dates (columns: {list(frame.columns)}) — name it with --time-column"
+    )
+
+
+def _looks_numeric(values: pd.Series) -> bool:
+    if pd.api.types.is_bool_dtype(values):
+        return False
+    if pd.api.types.is_numeric_dtype(values):
+        return True
+    present = values.dropna()
+    return len(present) > 0 and pd.to_numeric(present, errors="coerce").notna().mean() >= 0.5
+
+
+def read_frame(
+    path: str | Path,
+    *,
+    time_column: str | None = None,
+    variables: list[str] | None = None,
+    target: str | None = None,
+) -> pd.DataFrame:
+    """The file as a raw frame indexed by (possibly naive) time, with the chosen value columns."""
+    frame = read_table(path)
+    tcol = find_time_column(frame, time_column)
+    times = _parse_times(frame[tcol])
+    if times is None:
+        raise DataError(
+            f"'{Path(path).name}': column '{tcol}' does not parse as dates — "
+            "name the time column with --time-column"
+        )
+    values = frame.drop(columns=[tcol])
+    if variables:
+        cols = list(variables)
+    else:
+        cols = [c for c in values.columns if _looks_numeric(values[c])]
+        dropped = [c for c in values.columns if c not in cols and c != target]
+        if dropped:
+            log.info("%s: left out non-numeric column(s) %s", Path(path).name, ", ".join(dropped))
+    if target and target not in cols and target in values.columns:
+        cols = [target, *cols]
+    out = values[[c for c in cols if c in values.columns]]
+    out.index = pd.DatetimeIndex(times, name="time")
+    return out
+
+
+def load(
+    path: str | Path,
+    *,
+    time_column: str | None = None,
+    variables: list[str] | None = None,
+    target: str | None = None,
+    timezone: str | None = None,
+    max_gap: int = 3,
+) -> Series:
+    """Read and validate a local file (source ``csv``, symbol = file stem).
+
+    ``target`` defaults to the first value column (with a notice when there are several).
+    """
+    path = Path(path).expanduser()
+    frame = read_frame(path, time_column=time_column, variables=variables, target=target)
+    return to_series(
+        frame,
+        path.stem,
+        target=target,
+        columns=variables or None,
+        timezone=timezone,
+        max_gap=max_gap,
+    )
+
+
+def to_series(
+    frame: pd.DataFrame,
+    name: str,
+    *,
+    target: str | None = None,
+    columns: list[str] | None = None,
+    timezone: str | None = None,
+    max_gap: int = 3,
+) -> Series:
+    """Validate a frame from :func:`read_frame` (frequency inferred, naive times in ``timezone``)."""
+    if frame.shape[1] == 0:
+        raise DataError(
+            f"csv:{name}: no numeric value columns — choose columns with --columns and a --target"
+        )
+    if not target:
+        target = str(frame.columns[0])
+        if frame.shape[1] > 1:
+            log.info(
+                "csv:%s: no --target given; forecasting '%s' (the first value column)", name, target
+            )
+    cols = list(columns) if columns else list(frame.columns)
+    if target not in cols and target in frame.columns:
+        cols = [target, *cols]
+    return validate(
+        frame,
+        target,
+        tz=timezone or "UTC",
+        max_gap=max_gap,
+        source="csv",
+        symbol=name,
+        columns=cols,
+    )

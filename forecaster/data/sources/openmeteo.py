@@ -1,0 +1,290 @@
+"""Historical weather from the Open-Meteo archive API (ERA5 reanalysis), hourly or daily.
+
+``GET https://archive-api.open-meteo.com/v1/archive`` with ``latitude``, ``longitude``,
+``start_date``/``end_date`` (YYYY-MM-DD, inclusive), ``hourly=`` or ``daily=`` (comma lists),
+``timezone`` and ``wind_speed_unit=ms``. Columns keep Open-Meteo's variable names and units:
+temperature_2m °C, relative_humidity_2m %, dew_point_2m °C, surface_pressure hPa, wind_speed_10m m/s,
+wind_direction_10m °, shortwave_radiation W/m², precipitation mm; daily variants such as
+temperature_2m_max °C, precipitation_sum mm, wind_speed_10m_max m/s.
+
+Time: the API answers naive local times on a fixed offset (``utc_offset_seconds``, the offset valid
+*now*, even across a daylight-saving change); hourly stamps are therefore shifted back to UTC with
+that offset and shown in the response's IANA ``timezone`` (what ``timezone=auto`` resolved to).
+Daily rows are dates, stamped at local midnight. ``null`` values become NaN and are handled by
+:func:`forecaster.data.series.validate` (trailing ones trimmed, short gaps filled, long gaps rejected).
+
+Default span: ``end`` = today (UTC) minus 2 days (the archive's lag); ``start`` = 2 years before
+the end for hourly data, 10 years for daily data.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import requests
+
+from forecaster.data.series import Series, validate
+from forecaster.data.sources import http
+from forecaster.data.sources.snapshot import WEATHER_UNITS
+from forecaster.errors import ConfigError, SourceError
+
+log = logging.getLogger(__name__)
+
+NAME = "Open-Meteo"
+ARCHIVE_URL = "https://archive-api.open-meteo.com/v1/archive"
+INTERVALS = {"1h": "hourly", "1d": "daily"}
+ARCHIVE_LAG_DAYS = 2
+DEFAULT_SPAN_DAYS = {"1h": 2 * 365, "1d": 10 * 365}
+HOURLY_DEFAULT = (
+    "temperature_2m",
+    "relative_humidity_2m",
+    "dew_point_2m",
+    "surface_pressure",
+    "wind_speed_10m",
+    "wind_direction_10m",
+    "shortwave_radiation",
+)
+DAILY_DEFAULT = (
+    "temperature_2m_max",
+    "temperature_2m_min",
+    "precipitation_sum",
+    "wind_speed_10m_max",
+)
+DEFAULT_TARGET = {"1h": "temperature_2m", "1d": "temperature_2m_max"}
+UNITS = {
+    **WEATHER_UNITS,
+    "precipitation": "mm",
+    "rain": "mm",
+    "snowfall": "cm",
+    "pressure_msl": "hPa",
+    "cloud_cover": "%",
+    "apparent_temperature": "°C",
+    "wind_gusts_10m": "m/s",
+    "temperature_2m_mean": "°C",
+    "wind_speed_10m_max": "m/s",
+    "wind_gusts_10m_max": "m/s",
+    "shortwave_radiation_sum": "MJ/m²",
+    "rain_sum": "mm",
+    "precipitation_hours": "h",
+}
+"""Fallback units when a response carries no ``hourly_units``/``daily_units``."""
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where to fetch: a name for files and messages, coordinates (°), and an IANA time zone."""
+
+    name: str
+    latitude: float
+    longitude: float
+    tz: str | None = None
+
+
+CITIES: dict[str, Place] = {
+    p.name: p
+    for p in (
+        Place("greensboro", 36.07, -79.79, "America/New_York"),
+        Place("seattle", 47.61, -122.33, "America/Los_Angeles"),
+        Place("new_york", 40.71, -74.01, "America/New_York"),
+        Place("chicago", 41.88, -87.63, "America/Chicago"),
+        Place("san_francisco", 37.77, -122.42, "America/Los_Angeles"),
+        Place("london", 51.51, -0.13, "Europe/London"),
+        Place("berlin", 52.52, 13.41, "Europe/Berlin"),
+        Place("paris", 48.86, 2.35, "Europe/Paris"),
+        Place("tokyo", 35.68, 139.69, "Asia/Tokyo"),
+        Place("sydney", -33.87, 151.21, "Australia/Sydney"),
+    )
+}
+
+
+def city_key(name: str) -> str:
+    """``"New York"`` / ``"new-york"`` -> ``"new_york"``."""
+    return "_".join(name.strip().lower().replace("-", " ").split())
+
+
+def coords_name(latitude: float, longitude: float) -> str:
+    """A file-safe name for coordinates, to 0.01° (about 1 km): ``"35.07_-79.79"``."""
+    return f"{latitude:.2f}_{longitude:.2f}"
+
+
+def resolve_place(
+    symbol: str | None, latitude: float | None = None, longitude: float | None = None
+) -> Place:
+    """A built-in city by name, or coordinates (named by ``symbol`` when given)."""
+    if latitude is not None and longitude is not None:
+        name = city_key(symbol) if symbol else coords_name(latitude, longitude)
+        known = CITIES.get(name)
+        return Place(name, float(latitude), float(longitude), known.tz if known else None)
+    if not symbol:
+        raise ConfigError("no place given — pass --city NAME or --lat/--lon")
+    place = CITIES.get(city_key(symbol))
+    if place is None:
+        raise ConfigError(
+            f"unknown city '{symbol}' — built-in cities: {', '.join(CITIES)}; "
+            "or give coordinates with --lat/--lon"
+        )
+    return place
+
+
+def check_interval(interval: str) -> str:
+    if interval not in INTERVALS:
+        raise ConfigError(
+            f"Open-Meteo archive has no interval '{interval}' — use 1h (hourly) or 1d (daily)"
+        )
+    return interval
+
+
+def default_variables(interval: str) -> list[str]:
+    return list(HOURLY_DEFAULT if interval == "1h" else DAILY_DEFAULT)
+
+
+def default_span(
+    interval: str,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    today: dt.date | None = None,
+) -> tuple[dt.date, dt.date]:
+    """Inclusive (start_date, end_date) to request; ``end`` is exclusive as in the config."""
+    today = today or pd.Timestamp.now(tz="UTC").date()
+    last = today - dt.timedelta(days=ARCHIVE_LAG_DAYS)
+    end_date = min(end - dt.timedelta(days=1), last) if end else last
+    start_date = start or end_date - dt.timedelta(days=DEFAULT_SPAN_DAYS[interval])
+    if start_date > end_date:
+        raise SourceError(
+            f"the Open-Meteo archive has data up to {last} (about {ARCHIVE_LAG_DAYS} days ago); "
+            f"the requested start {start_date} is later — choose an earlier --start"
+        )
+    return start_date, end_date
+
+
+# -- the HTTP call -------------------------------------------------------------------------------------
+def _get(params: dict, timeout: float, session) -> dict:
+    """One request; HTTP 5xx/429 and network failures are Transient, an error body a SourceError."""
+    try:
+        response = (session or requests).get(
+            ARCHIVE_URL, params=params, timeout=(min(5.0, timeout), timeout)
+        )
+    except (requests.ConnectionError, requests.Timeout) as exc:
+        raise http.Transient(http.short_reason(exc)) from None
+    status = response.status_code
+    if status == 429 or status >= 500:
+        raise http.Transient(f"HTTP {status} from Open-Meteo")
+    try:
+        body = response.json()
+    except ValueError:
+        if status >= 400:
+            raise SourceError(f"Open-Meteo answered HTTP {status} without a reason") from None
+        raise http.Transient("Open-Meteo answered with something that is not JSON") from None
+    if not isinstance(body, dict):
+        raise http.Transient("Open-Meteo answered with an unexpected JSON value")
+    if body.get("error") or status >= 400:
+        reason = " ".join(str(body.get("reason") or f"HTTP {status}").split())
+        raise SourceError(f"Open-Meteo rejected the request: {reason}")
+    return body
+
+
+def fetch_frame(
+    place: Place,
+    interval: str = "1h",
+    variables: list[str] | None = None,
+    *,
+    start_date: dt.date,
+    end_date: dt.date,
+    timezone: str | None = None,
+    session=None,
+    sleep_fn: Callable[[float], None] | None = None,
+) -> pd.DataFrame:
+    """Fetch ``variables`` for ``place`` over ``start_date .. end_date`` (inclusive).
+
+    Returns the canonical raw frame: one float64 column per variable (Open-Meteo's name and unit),
+    indexed by tz-aware stamps in the resolved time zone; NaN where the API sent ``null``.
+    ``frame.attrs``: ``timezone`` (resolved IANA name), ``units`` (column -> unit),
+    ``latitude``/``longitude`` (the grid cell the API used).
+    """
+    check_interval(interval)
+    variables = list(variables or default_variables(interval))
+    params = {
+        "latitude": f"{place.latitude:.4f}",
+        "longitude": f"{place.longitude:.4f}",
+        "start_date": start_date.isoformat(),
+        "end_date": end_date.isoformat(),
+        INTERVALS[interval]: ",".join(variables),
+        "timezone": timezone or place.tz or "auto",
+        "wind_speed_unit": "ms",
+    }
+    body = http.retry(lambda t: _get(params, t, session), what=NAME, sleep_fn=sleep_fn)
+    return parse_response(body, interval, variables)
+
+
+def parse_response(body: dict, interval: str, variables: list[str]) -> pd.DataFrame:
+    """The archive's JSON -> canonical raw frame (see :func:`fetch_frame`)."""
+    key = INTERVALS[interval]
+    block = body.get(key)
+    if not isinstance(block, dict) or "time" not in block:
+        raise SourceError(f"Open-Meteo answered without '{key}' data — check the variable names")
+    missing = [v for v in variables if v not in block]
+    if missing:
+        raise SourceError(f"Open-Meteo answered without variable(s) {missing} — check their names")
+    tz = str(body.get("timezone") or "UTC")
+    offset = pd.Timedelta(seconds=int(body.get("utc_offset_seconds") or 0))
+    naive = pd.DatetimeIndex(pd.to_datetime(block["time"]))
+    try:
+        if interval == "1h":
+            index = (naive - offset).tz_localize("UTC").tz_convert(tz)
+        else:
+            # a midnight that occurs twice (a clock change at 00:00) is taken as the first one
+            first = np.ones(len(naive), dtype=bool)
+            index = naive.normalize().tz_localize(tz, ambiguous=first, nonexistent="shift_forward")
+    except Exception as exc:  # an unknown zone name from the API
+        raise SourceError(f"Open-Meteo answered an unusable time zone '{tz}' ({exc})") from None
+    data = {}
+    for v in variables:
+        values = block[v]
+        if len(values) != len(naive):
+            raise SourceError(
+                f"Open-Meteo answered {len(values)} values of '{v}' for {len(naive)} times"
+            )
+        data[v] = np.array([np.nan if x is None else x for x in values], dtype=np.float64)
+    frame = pd.DataFrame(data, index=index.as_unit("ns").rename("time"))
+    units = body.get(f"{key}_units") or {}
+    frame.attrs.update(
+        timezone=tz,
+        units={v: str(units.get(v) or UNITS.get(v, "")) for v in variables},
+        latitude=body.get("latitude"),
+        longitude=body.get("longitude"),
+    )
+    return frame
+
+
+def to_series(
+    frame: pd.DataFrame,
+    name: str,
+    interval: str,
+    *,
+    target: str | None = None,
+    columns: list[str] | None = None,
+    max_gap: int = 3,
+    source: str = "open-meteo",
+    units: dict[str, str] | None = None,
+) -> Series:
+    """Validate a canonical raw weather frame (hourly ``"h"`` or daily ``"D"`` grid)."""
+    target = target or DEFAULT_TARGET[interval]
+    cols = list(columns) if columns else list(frame.columns)
+    if target not in cols:
+        cols = [target, *cols]
+    units = {**UNITS, **(units or {})}
+    return validate(
+        frame,
+        target,
+        freq="h" if interval == "1h" else "D",
+        max_gap=max_gap,
+        source=source,
+        symbol=name,
+        units={c: units[c] for c in cols if units.get(c)},
+        columns=cols,
+    )
