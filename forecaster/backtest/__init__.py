@@ -1,0 +1,78 @@
+"""Walk-forward backtests: the engine, baselines, metrics (pure functions) and the Plotly report.
+
+Imports run one way: this package reads :mod:`forecaster.data.series` and :mod:`forecaster.config`
+and never the CLI, the API or the models; a model is anything that satisfies
+:class:`WindowForecaster`.
+"""
+
+from __future__ import annotations
+
+from forecaster.backtest.baselines import (
+    BASELINES,
+    drift,
+    moving_average,
+    naive,
+    ridge,
+    ridge_fit,
+    ridge_predict,
+    season_for,
+    seasonal_naive,
+)
+from forecaster.backtest.engine import (
+    BacktestResult,
+    WindowForecaster,
+    backtest_span,
+    make_origins,
+    run_backtest,
+)
+from forecaster.backtest.metrics import (
+    METRICS,
+    directional_accuracy,
+    mae,
+    mape,
+    mase,
+    metric_table,
+    naive_scale,
+    rmse,
+    skill,
+    smape,
+    step_metric_table,
+)
+from forecaster.backtest.report import (
+    build_figures,
+    forecast_chart,
+    forecast_chart_figure,
+    write_report,
+)
+
+__all__ = [
+    "BASELINES",
+    "METRICS",
+    "BacktestResult",
+    "WindowForecaster",
+    "backtest_span",
+    "build_figures",
+    "directional_accuracy",
+    "drift",
+    "forecast_chart",
+    "forecast_chart_figure",
+    "mae",
+    "make_origins",
+    "mape",
+    "mase",
+    "metric_table",
+    "moving_average",
+    "naive",
+    "naive_scale",
+    "ridge",
+    "ridge_fit",
+    "ridge_predict",
+    "rmse",
+    "run_backtest",
+    "season_for",
+    "seasonal_naive",
+    "skill",
+    "smape",
+    "step_metric_table",
+    "write_report",
+]
