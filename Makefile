@@ -29,7 +29,7 @@ format: setup
 
 test: setup lint
 	$(BIN)/python -m pytest -q
-	$(BIN)/python -m pytest -q --nbmake notebooks -p no:socket
+	$(BIN)/python -m pytest -q --nbmake notebooks
 
 fit: setup
 	$(BIN)/forecast fit --ticker AAPL

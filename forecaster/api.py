@@ -112,7 +112,7 @@ class FitResult:
     key: str
     version: VersionInfo | None
     table: pd.DataFrame
-    """Rows: gru, naive, seasonal_naive; columns: mae, rmse (target units) on the same windows."""
+    """Rows: gru, naive, seasonal_naive; columns: mae, rmse (target units), windows; attrs["season"]."""
     seconds: float
     promoted: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
@@ -126,13 +126,15 @@ def validation_table(model: FittedModel, season: int) -> pd.DataFrame:
     forecasts = {
         "gru": split["forecasts"],
         "naive": bl.naive(y, origins, horizon),
-        f"seasonal_naive({season})": bl.seasonal_naive(y, origins, horizon, season),
+        "seasonal_naive": bl.seasonal_naive(y, origins, horizon, season),
     }
     rows = {
         name: {"mae": mt.mae(actual, f), "rmse": mt.rmse(actual, f), "windows": len(actual)}
         for name, f in forecasts.items()
     }
-    return pd.DataFrame.from_dict(rows, orient="index")
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.attrs["season"] = season
+    return table
 
 
 def fit(
@@ -352,7 +354,7 @@ def describe_fit(result: FitResult) -> str:
     lines.append(
         f"Validation on {int(table['windows'].iloc[0]):,} windows (errors in {unit or 'target units'}):"
     )
-    lines.append(f"  {'method':<20}{'MAE':>10}{'RMSE':>10}")
+    lines.append(f"  {'method':<20}{'MAE':>10}{'RMSE':>10}   (seasonal naive: season {table.attrs.get('season', '?')})")
     for name, row in table.iterrows():
         marks = "".join("*" if best[c] == name else " " for c in ("mae", "rmse"))
         lines.append(
