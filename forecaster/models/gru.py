@@ -1,0 +1,128 @@
+"""A stacked, bidirectional GRU that forecasts the next ``horizon`` target values at once.
+
+Data flow for one batch (shapes; L = lookback, H = horizon, F = features, D = 2 if bidirectional):
+
+    x (B, L, F), column 0 the target in units
+      -> per-window normalisation of column 0 (loc = last value, scale = lookback std; see normalize)
+      -> GRU (num_layers, dropout between layers)             out (B, L, D * hidden)
+      -> [forward state at the last step, backward state at the last step, backward final state]
+      -> Linear -> (B, H)  +  Linear skip path on the normalised target history (B, L) -> (B, H)
+      -> z (B, H) dimensionless  -> z * scale + loc  -> forecast (B, H) in units
+
+The loss is the MSE of ``z`` (normalised space), so windows at any price level weigh alike; the
+validation MAE and RMSE are logged in the series' own units. The skip path starts at zero, so an
+untrained model forecasts the last value (naive) and learns departures from it.
+
+This module knows nothing about where data comes from (``models`` never imports ``data``).
+"""
+
+from __future__ import annotations
+
+import lightning.pytorch as pl
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from forecaster.models.normalize import denormalise, normalise, window_stats
+
+
+class GRURegressor(pl.LightningModule):
+    """Bidirectional GRU regressor over raw-unit windows; self-contained (normalisation inside).
+
+    n_features: F, the width of ``x``; lookback: L steps; horizon: H steps (of the series' frequency).
+    """
+
+    def __init__(
+        self,
+        n_features: int,
+        lookback: int,
+        horizon: int,
+        hidden_size: int = 64,
+        num_layers: int = 2,
+        bidirectional: bool = True,
+        dropout: float = 0.1,
+        learning_rate: float = 2e-3,
+        weight_decay: float = 1e-4,
+    ):
+        super().__init__()
+        if min(n_features, lookback, horizon, hidden_size, num_layers) < 1:
+            raise ValueError(
+                "n_features, lookback, horizon, hidden_size and num_layers must be >= 1"
+            )
+        self.save_hyperparameters()
+        self.gru = nn.GRU(
+            input_size=n_features,
+            hidden_size=hidden_size,
+            num_layers=num_layers,
+            batch_first=True,
+            bidirectional=bidirectional,
+            dropout=dropout if num_layers > 1 else 0.0,
+        )
+        width = hidden_size * (3 if bidirectional else 1)
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(width, horizon)
+        self.skip = nn.Linear(lookback, horizon)
+        # Start as the naive forecast (z = 0: the last value) and learn departures from it.
+        for layer in (self.head, self.skip):
+            nn.init.zeros_(layer.weight)
+            nn.init.zeros_(layer.bias)
+        self._val_sums = [0.0, 0.0, 0]  # sum |err|, sum err^2 (units), count: one validation epoch
+
+    # -- network ----------------------------------------------------------------------------------
+    def forward_normalised(
+        self, x: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``z`` (B, H) dimensionless, and the window's ``loc``, ``scale`` (B, 1) in units.
+
+        x: (batch, lookback, n_features) float32, column 0 the target in units.
+        """
+        loc, scale = window_stats(x[:, :, 0])
+        target = normalise(x[:, :, 0], loc, scale)  # (B, L)
+        z = torch.cat([target.unsqueeze(-1).to(x.dtype), x[:, :, 1:]], dim=-1)
+        out, _ = self.gru(z)  # (B, L, D * hidden)
+        last = out[:, -1]
+        if self.hparams.bidirectional:
+            last = torch.cat([last, out[:, 0, self.hparams.hidden_size :]], dim=-1)
+        pred = self.head(self.dropout(last)) + self.skip(target)
+        return pred.float(), loc, scale
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Forecast (batch, horizon) in target units from x: (batch, lookback, n_features) float32."""
+        z, loc, scale = self.forward_normalised(x)
+        return denormalise(z, loc, scale)
+
+    # -- training ---------------------------------------------------------------------------------
+    def _loss(self, batch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        x, y = batch
+        z, loc, scale = self.forward_normalised(x)
+        loss = F.mse_loss(z, normalise(y.float(), loc, scale))
+        return loss, denormalise(z, loc, scale), y
+
+    def training_step(self, batch, batch_idx: int) -> torch.Tensor:
+        loss, _, _ = self._loss(batch)
+        self.log("train_loss", loss, on_step=False, on_epoch=True, batch_size=len(batch[0]))
+        return loss
+
+    def on_validation_epoch_start(self) -> None:
+        self._val_sums = [0.0, 0.0, 0]
+
+    def validation_step(self, batch, batch_idx: int) -> None:
+        loss, pred, y = self._loss(batch)
+        err = pred - y.float()
+        self._val_sums[0] += err.abs().sum().item()  # Python floats: exact enough, any device
+        self._val_sums[1] += err.square().sum().item()
+        self._val_sums[2] += err.numel()
+        self.log("val_loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(y))
+
+    def on_validation_epoch_end(self) -> None:
+        abs_sum, sq_sum, n = self._val_sums
+        if n > 0:
+            self.log("val_mae", abs_sum / n, prog_bar=True)
+            self.log("val_rmse", (sq_sum / n) ** 0.5)
+
+    def configure_optimizers(self):
+        opt = torch.optim.AdamW(
+            self.parameters(), lr=self.hparams.learning_rate, weight_decay=self.hparams.weight_decay
+        )
+        sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="min", factor=0.5, patience=2)
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "monitor": "val_loss"}}
