@@ -284,7 +284,8 @@ def backtest(
     """Walk-forward backtest of the GRU and every baseline on identical origins, plus a report.
 
     ``model``: a saved model (``champion``, ``latest``, a version id or a folder); when the series
-    has no saved model, one is trained on the data before the test span and saved. With
+    has no saved model and ``model`` is ``champion`` or ``latest``, one is trained on the data
+    before the test span and saved. With
     ``cfg.backtest.refit_every = k > 0`` the GRU is instead retrained every k origins on the data
     before each origin (expanding or sliding window). ``model=None`` evaluates the baselines only.
     """
@@ -298,7 +299,7 @@ def backtest(
             return fit_model(train, cfg, progress_bar=False)
 
         notes.append(f"GRU retrained every {bcfg.refit_every} origins ({bcfg.window} window)")
-    elif model is not None and (store().versions(key) or Path(model).exists()):
+    elif model is not None and (store().versions(key) or model not in ("champion", "latest")):
         fitted, info = load_model(cfg, model)
         cfg = model_data_config(fitted, cfg)
     series = series if series is not None else load_data(cfg)
@@ -354,7 +355,9 @@ def describe_fit(result: FitResult) -> str:
     lines.append(
         f"Validation on {int(table['windows'].iloc[0]):,} windows (errors in {unit or 'target units'}):"
     )
-    lines.append(f"  {'method':<20}{'MAE':>10}{'RMSE':>10}   (seasonal naive: season {table.attrs.get('season', '?')})")
+    lines.append(
+        f"  {'method':<20}{'MAE':>10}{'RMSE':>10}   (seasonal naive: season {table.attrs.get('season', '?')})"
+    )
     for name, row in table.iterrows():
         marks = "".join("*" if best[c] == name else " " for c in ("mae", "rmse"))
         lines.append(

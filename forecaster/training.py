@@ -19,6 +19,7 @@ import logging
 import os
 import platform
 import signal
+import sys
 import tempfile
 import threading
 import time
@@ -228,7 +229,8 @@ def fit_model(
     module = build_module(resolved, dm.spec.n_features)
     warm = _warm_start(module, init_from, dm.spec) if init_from is not None else False
 
-    show_bar = t.progress_bar if progress_bar is None else progress_bar
+    # The bar is for people watching a terminal; in cron logs and pipes it is noise.
+    show_bar = (t.progress_bar and sys.stderr.isatty()) if progress_bar is None else progress_bar
     history = _History()
     started = time.perf_counter()
     with (

@@ -152,7 +152,9 @@ def test_failure_while_writing_keeps_champion_and_next_run_recovers(csv_file, mo
     cfg = nightly(csv_file(CUT))
     (o1,) = retrain(cfg).outcomes
     champion_dir = api.store().resolve(o1.key).path
-    series = api.load_data(api.make_config(csv=str(csv_file(CUT)), overrides={**TINY, "data.target": "close"}))
+    series = api.load_data(
+        api.make_config(csv=str(csv_file(CUT)), overrides={**TINY, "data.target": "close"})
+    )
     before = FittedModel.load(champion_dir).predict(series)
 
     real_save = FittedModel.save
@@ -179,7 +181,9 @@ def test_failure_while_writing_keeps_champion_and_next_run_recovers(csv_file, mo
 
 
 def test_one_failing_job_does_not_stop_the_others(csv_file, tmp_path):
-    good = JobConfig(name="aapl", csv=str(csv_file(CUT)), overrides={**TINY, "data.target": "close"})
+    good = JobConfig(
+        name="aapl", csv=str(csv_file(CUT)), overrides={**TINY, "data.target": "close"}
+    )
     bad = JobConfig(name="broken", csv=str(tmp_path / "missing.csv"), overrides=TINY)
     cfg = NightlyConfig(jobs=[bad, good], holdout_fraction=0.1)
     summary = retrain(cfg)

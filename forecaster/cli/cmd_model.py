@@ -159,6 +159,15 @@ _HEADERS = {
 }
 
 
+_FORMATS = {
+    "mape": "{:.2f}",
+    "smape": "{:.2f}",
+    "mase": "{:.3f}",
+    "directional_accuracy": "{:.1f}",
+    "skill": "{:+.3f}",
+}
+
+
 def format_metrics(table) -> str:
     """The metrics table with the best value per column starred (skill: higher is better)."""
     cols = [c for c in _HEADERS if c in table.columns]
@@ -172,7 +181,7 @@ def format_metrics(table) -> str:
         cells = []
         for c in cols:
             v = row[c]
-            text = "-" if v != v else f"{v:.4g}"  # NaN -> "-"
+            text = "-" if v != v else _FORMATS.get(c, "{:.4g}").format(v)  # NaN -> "-"
             cells.append(f"{text + ('*' if best.get(c) == name else ' '):>10}")
         lines.append(f"  {name:<16}" + "".join(cells))
     return "\n".join(lines)

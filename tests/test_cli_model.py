@@ -1,0 +1,187 @@
+"""`forecast fit`, `predict` and `backtest` driven as a user would, offline on the bundled snapshots.
+
+Models are tiny (1 layer x 8 units, 1-2 epochs) so each command runs in seconds; the code paths are
+the real ones: loader -> DataModule -> Trainer -> registry -> backtest engine -> report.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from forecaster import api
+from forecaster.backtest.engine import run_backtest
+from forecaster.cli import cli
+from forecaster.config import BacktestConfig
+from forecaster.training import FittedModel
+
+TINY = ["--hidden-size", "8", "--layers", "1", "--epochs", "2", "--no-progress", "--offline"]
+
+
+def run(*args: str, code: int = 0) -> str:
+    result = CliRunner().invoke(cli, list(args))
+    assert result.exit_code == code, result.output
+    assert "Traceback" not in result.output
+    return result.output
+
+
+@pytest.fixture
+def fitted_aapl(data_root):
+    out = run("fit", "--ticker", "AAPL", *TINY)
+    return out
+
+
+def test_fit_prints_baselines_and_saves_everything(fitted_aapl, data_root):
+    out = fitted_aapl
+    assert "bundled snapshot AAPL" in out  # says where the data came from
+    for row in ("gru", "naive", "seasonal_naive"):
+        assert re.search(rf"^\s+{row}\s+\d", out, re.M), out
+    assert "Saved yahoo-AAPL-1d version" in out and "now the champion" in out
+    info = api.store().resolve("yahoo-AAPL-1d")
+    assert {p.name for p in info.path.iterdir()} >= {
+        "model.pt",
+        "config.yaml",
+        "normalization.json",
+        "meta.json",
+    }
+    meta = json.loads((info.path / "meta.json").read_text())
+    assert meta["data"]["start"].startswith("2000-03-01") and meta["data"]["rows"] == 3270
+    assert len(meta["data"]["fingerprint"]) == 16
+    assert {"val_gru_mae", "val_naive_mae", "val_seasonal_naive_mae"} <= set(meta["metrics"])
+    assert "lookback: 60" in (info.path / "config.yaml").read_text()
+
+
+def test_predict_next_trading_days_and_files(fitted_aapl, data_root):
+    out = run("predict", "--ticker", "AAPL", "--offline", "--plot")
+    stamps = pd.to_datetime(re.findall(r"^\s+(\d{4}-\d\d-\d\d[ \d:+-]*?)\s{2,}", out, re.M))
+    assert len(stamps) == 5
+    assert stamps[0].date().isoformat() == "2013-03-04"  # the snapshot ends on Friday 2013-03-01
+    assert all(t.dayofweek < 5 for t in stamps)
+    files = dict(re.findall(r"^Wrote (\w+): (.+)$", out, re.M))
+    payload = json.loads(open(files["JSON"]).read())
+    assert [f["time"][:10] for f in payload["forecast"]] == [t.date().isoformat() for t in stamps]
+    assert np.isfinite([f["value"] for f in payload["forecast"]]).all()
+    csv = pd.read_csv(files["CSV"])
+    assert list(csv.columns) == ["time", "forecast"] and len(csv) == 5
+    assert "plotly" in open(files["HTML"]).read().lower()
+
+
+def test_backtest_table_and_report_on_identical_origins(fitted_aapl, data_root):
+    out = run("backtest", "--ticker", "AAPL", "--offline", "--max-origins", "40")
+    assert "40 origins" in out
+    for name in ("gru", "naive", "seasonal_naive", "drift", "moving_average", "ridge"):
+        assert re.search(rf"^\s+{name}\s", out, re.M), name
+    assert "*" in out
+    folder = re.search(r"^Html: (.+)report\.html$", out, re.M).group(1)
+    metrics = json.loads(open(folder + "metrics.json").read())
+    text = json.dumps(metrics)
+    for name in ("gru", "naive", "ridge"):
+        assert name in text
+    forecasts = pd.read_csv(folder + "forecasts.csv")
+    assert forecasts["origin"].nunique() == 40
+    assert {"gru", "naive", "seasonal_naive", "drift", "moving_average", "ridge", "actual"} <= set(
+        forecasts.columns
+    )
+    assert forecasts[["gru", "naive", "ridge"]].notna().all().all()  # every method on every origin
+
+
+def test_backtest_refuses_a_model_that_saw_the_span(fitted_aapl):
+    out = run("backtest", "--ticker", "AAPL", "--offline", "--start", "2010-01-01", code=2)
+    assert "leak" in out and "--refit-every" in out
+
+
+def test_backtest_without_a_saved_model_trains_on_the_past(data_root):
+    out = run(
+        "backtest",
+        "--ticker",
+        "AAPL",
+        "--offline",
+        "--max-origins",
+        "10",
+        "--config",
+        "stocks_daily",
+    )
+    assert "10 origins" in out and re.search(r"^\s+gru\s", out, re.M)
+    (version,) = api.store().versions("yahoo-AAPL-1d")
+    test_start = pd.Timestamp(re.search(r"origins, (\S+ \S+) \.\.", out).group(1))
+    assert pd.Timestamp(version.meta["data"]["end"]).tz_localize(None) < test_start
+
+
+def test_hourly_weather_fit_and_backtest(data_root):
+    out = run("fit", "--city", "greensboro", *TINY)
+    assert "seasonal_naive" in out and "season 24" in out
+    out = run(
+        "backtest", "--city", "greensboro", "--offline", "--max-origins", "5", "--stride", "24"
+    )
+    assert "5 origins" in out and "°C" in out
+
+
+def test_gru_batched_and_one_by_one_agree_and_ignore_the_future(aapl):
+    cfg = api.make_config(
+        ticker="AAPL",
+        overrides={
+            "model.hidden_size": 8,
+            "model.num_layers": 1,
+            "train.max_epochs": 1,
+            "train.progress_bar": False,
+            "train.logger": "none",
+            "data.offline": True,
+        },
+    )
+    model = api.fit(cfg, series=aapl, save=False).model
+    bcfg = BacktestConfig(max_origins=30)
+    batched = run_backtest(aapl, model, cfg=bcfg, model_name="gru")
+    single = run_backtest(aapl, model, cfg=bcfg, model_name="gru", batch_size=1)
+    np.testing.assert_allclose(
+        batched.forecasts["gru"], single.forecasts["gru"], rtol=1e-5, atol=1e-6
+    )
+    # Rewrite everything from the 10th origin on: forecasts from earlier origins must not move.
+    cut = int(batched.origins[10])
+    frame = aapl.frame.copy()
+    frame.iloc[cut:] *= 3.0
+    changed = run_backtest(aapl.with_frame(frame), model, cfg=bcfg, model_name="gru")
+    for method in batched.methods:
+        np.testing.assert_array_equal(
+            batched.forecasts[method][:11], changed.forecasts[method][:11], err_msg=method
+        )
+    assert not np.allclose(batched.forecasts["gru"][11:], changed.forecasts["gru"][11:])
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["fit", "--ticker", "AAPL", "--offline", "--horizon", "5000"], "too short"),
+        (["fit", "--ticker", "AAPL", "--offline", "--layers", "0"], "num_layers"),
+        (["fit", "--csv", "no/such/file.csv", "--target", "x"], "no/such/file.csv"),
+        (["fit", "--ticker", "AAPL", "--city", "berlin"], "choose one series"),
+        (["predict", "--ticker", "AAPL", "--offline"], "train one first"),
+        (
+            ["backtest", "--ticker", "AAPL", "--offline", "--model", "no-such-version"],
+            "no-such-version",
+        ),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(args, message):
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 2, result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and message in errors[0], result.output
+    assert "Traceback" not in result.output
+
+
+def test_unknown_config_key_and_corrupt_model(tmp_path, fitted_aapl):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model:\n  lookbak: 10\n")
+    out = run("fit", "--ticker", "AAPL", "--offline", "--config", str(bad), code=2)
+    assert "unknown key 'model.lookbak'" in out
+    info = api.store().resolve("yahoo-AAPL-1d")
+    (info.path / "model.pt").write_bytes(b"not a model")
+    out = run("predict", "--ticker", "AAPL", "--offline", code=2)
+    assert "model.pt" in out
+    with pytest.raises(Exception, match="model.pt"):
+        FittedModel.load(info.path)
