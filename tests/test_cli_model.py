@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -63,12 +64,12 @@ def test_predict_next_trading_days_and_files(fitted_aapl, data_root):
     assert stamps[0].date().isoformat() == "2013-03-04"  # the snapshot ends on Friday 2013-03-01
     assert all(t.dayofweek < 5 for t in stamps)
     files = dict(re.findall(r"^Wrote (\w+): (.+)$", out, re.M))
-    payload = json.loads(open(files["JSON"]).read())
+    payload = json.loads(Path(files["JSON"]).read_text())
     assert [f["time"][:10] for f in payload["forecast"]] == [t.date().isoformat() for t in stamps]
     assert np.isfinite([f["value"] for f in payload["forecast"]]).all()
     csv = pd.read_csv(files["CSV"])
     assert list(csv.columns) == ["time", "forecast"] and len(csv) == 5
-    assert "plotly" in open(files["HTML"]).read().lower()
+    assert "plotly" in Path(files["HTML"]).read_text().lower()
 
 
 def test_backtest_table_and_report_on_identical_origins(fitted_aapl, data_root):
@@ -78,7 +79,7 @@ def test_backtest_table_and_report_on_identical_origins(fitted_aapl, data_root):
         assert re.search(rf"^\s+{name}\s", out, re.M), name
     assert "*" in out
     folder = re.search(r"^Html: (.+)report\.html$", out, re.M).group(1)
-    metrics = json.loads(open(folder + "metrics.json").read())
+    metrics = json.loads(Path(folder, "metrics.json").read_text())
     text = json.dumps(metrics)
     for name in ("gru", "naive", "ridge"):
         assert name in text
