@@ -10,6 +10,8 @@ TORCH_INDEX ?= $(if $(wildcard $(WHEELS)/torch-*),,--extra-index-url https://dow
 
 .PHONY: setup test lint format fit clean
 
+LINT_PATHS := forecaster tests $(wildcard benchmarks)
+
 $(BIN)/forecast: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
@@ -20,12 +22,12 @@ $(BIN)/forecast: pyproject.toml constraints.txt
 setup: $(BIN)/forecast
 
 lint: setup
-	$(BIN)/ruff check forecaster tests benchmarks
-	$(BIN)/ruff format --check forecaster tests benchmarks
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/ruff format --check $(LINT_PATHS)
 
 format: setup
-	$(BIN)/ruff format forecaster tests benchmarks
-	$(BIN)/ruff check --fix forecaster tests benchmarks
+	$(BIN)/ruff format $(LINT_PATHS)
+	$(BIN)/ruff check --fix $(LINT_PATHS)
 
 test: setup lint
 	$(BIN)/python -m pytest -q
