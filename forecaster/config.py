@@ -18,11 +18,11 @@ from forecaster.errors import ConfigError
 from forecaster.resources import configs_dir
 
 
-class _Strict(BaseModel):
+class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
-class DataConfig(_Strict):
+class DataConfig(StrictModel):
     """Which series to load and how to clean it."""
 
     source: Literal["yahoo", "open-meteo", "csv", "snapshot"] = "yahoo"
@@ -60,7 +60,7 @@ class DataConfig(_Strict):
         return self
 
 
-class ModelConfig(_Strict):
+class ModelConfig(StrictModel):
     """Window shape and network size."""
 
     lookback: int = Field(60, ge=1, le=100_000)
@@ -75,7 +75,7 @@ class ModelConfig(_Strict):
     """Calendar features as sin/cos pairs; ``None`` picks by frequency (hourly: hour + dayofyear)."""
 
 
-class TrainConfig(_Strict):
+class TrainConfig(StrictModel):
     """Optimisation, splitting and the Trainer."""
 
     max_epochs: int = Field(30, ge=1)
@@ -118,7 +118,7 @@ class TrainConfig(_Strict):
         return self
 
 
-class BacktestConfig(_Strict):
+class BacktestConfig(StrictModel):
     """Walk-forward evaluation."""
 
     stride: int = Field(1, ge=1)
@@ -139,7 +139,7 @@ class BacktestConfig(_Strict):
     """Keep only the most recent origins (speed)."""
 
 
-class Config(_Strict):
+class Config(StrictModel):
     """One run: which data, which model, how to train it, how to evaluate it."""
 
     name: str | None = None
@@ -149,7 +149,7 @@ class Config(_Strict):
     backtest: BacktestConfig = Field(default_factory=BacktestConfig)
 
 
-def _one_line(exc: ValidationError, origin: str) -> str:
+def format_validation_error(exc: ValidationError, origin: str) -> str:
     parts = []
     for err in exc.errors():
         key = ".".join(str(p) for p in err["loc"]) or "(top level)"
@@ -170,7 +170,7 @@ def validate_config(raw: dict[str, Any], origin: str = "config") -> Config:
     try:
         return Config.model_validate(raw or {})
     except ValidationError as exc:
-        raise ConfigError(_one_line(exc, origin)) from None
+        raise ConfigError(format_validation_error(exc, origin)) from None
 
 
 def resolve_config_path(name_or_path: str | Path) -> Path:

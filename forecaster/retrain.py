@@ -32,7 +32,7 @@ from pydantic import Field, model_validator
 from forecaster import api
 from forecaster import config as cfgmod
 from forecaster.backtest.engine import run_backtest
-from forecaster.config import BacktestConfig, Config, _Strict
+from forecaster.config import BacktestConfig, Config, StrictModel
 from forecaster.data.loader import series_key
 from forecaster.data.series import Series
 from forecaster.errors import ConfigError, ForecasterError, LockedError
@@ -45,7 +45,7 @@ LIVE_SOURCES = ("yahoo", "open-meteo")
 SCORES = ("mae", "rmse", "smape")
 
 
-class JobConfig(_Strict):
+class JobConfig(StrictModel):
     """One series to retrain: a base config plus the series and overrides."""
 
     name: str
@@ -69,7 +69,7 @@ class JobConfig(_Strict):
         return self
 
 
-class NightlyConfig(_Strict):
+class NightlyConfig(StrictModel):
     """The nightly job list and the promotion policy."""
 
     metric: Literal["mae", "rmse", "smape"] = "mae"
@@ -105,7 +105,7 @@ def load_nightly(path: str | Path) -> NightlyConfig:
     try:
         return NightlyConfig.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(cfgmod._one_line(exc, str(resolved))) from None
+        raise ConfigError(cfgmod.format_validation_error(exc, str(resolved))) from None
 
 
 def job_config(job: JobConfig, nightly: NightlyConfig) -> Config:
