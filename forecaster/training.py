@@ -48,8 +48,11 @@ from forecaster.models.gru import GRURegressor
 
 log = logging.getLogger(__name__)
 
-PREDICT_BATCH = 4096
-"""Windows per forward pass when predicting (inference only: large batches are cheap)."""
+PREDICT_BATCH = 256
+"""Windows per forward pass when predicting. Larger is not faster on the CPU: a pass allocates
+about batch x lookback x hidden activations per layer, and at 4096 windows of 168 steps (about 1 GB)
+every pass page-faults fresh memory; 256 predicts Greensboro windows 10-40% faster and peaks far
+lower (figures in benchmarks/README.md)."""
 MAX_THREADS = 4
 """A GRU steps through time in small matrix products: extra intra-op threads mostly spin and contend
 (on 2 cores, 1 thread trained AAPL faster than 2, with half the CPU time)."""
@@ -245,7 +248,8 @@ def fit_model(
             save_top_k=1,
             save_weights_only=True,
         )
-        stop = EarlyStopping(monitor="val_loss", mode="min", patience=t.patience)
+        # strict=False: a max_steps that ends mid-epoch skips validation; keep the last weights then.
+        stop = EarlyStopping(monitor="val_loss", mode="min", patience=t.patience, strict=False)
         bar = [_EpochBar()] if show_bar else []
         kwargs: dict[str, Any] = dict(
             accelerator=t.accelerator,
@@ -280,10 +284,14 @@ def fit_model(
     if best_score is not None:
         meta["metrics"]["val_loss"] = float(best_score)
     fitted = FittedModel(module=module, config=resolved, spec=dm.spec, meta=meta, series=series)
+    y = series.values
     for split in ("val", "test"):
-        if len(window_starts(*dm.bounds[split], m.lookback + m.horizon)):
-            ev = fitted.evaluate_split(split)
-            err = ev["forecasts"] - ev["actuals"]
+        # The windows evaluate_split scores, without its (n, lookback) histories: those grow with
+        # lookback x windows and are not needed here (benchmarks/bench_memory.py).
+        origins = window_starts(*dm.bounds[split], m.lookback + m.horizon) + m.lookback
+        if len(origins):
+            actuals = y[origins[:, None] + np.arange(m.horizon)]
+            err = fitted.predict_origins(series, origins) - actuals
             meta["metrics"][f"{split}_mae"] = float(np.abs(err).mean())
             meta["metrics"][f"{split}_rmse"] = float(np.sqrt(np.square(err).mean()))
     return fitted

@@ -192,3 +192,11 @@ def test_ctrl_c_raises_keyboard_interrupt_not_system_exit(stock):
     with pytest.raises(KeyboardInterrupt):
         fit_model(stock, tiny(), callbacks=[CtrlC()])
     assert signal.getsignal(signal.SIGINT) is handler
+
+
+def test_max_steps_ending_mid_epoch_keeps_the_last_weights(stock):
+    # 400 rows give several batches per epoch at batch size 16; stopping after 3 steps skips validation.
+    fitted = fit_model(stock, tiny(**{"train.max_steps": 3, "train.batch_size": 16}))
+    assert fitted.meta["best_epoch"] is None
+    out = fitted.predict(stock)
+    assert out.shape == (fitted.horizon, 1) and np.isfinite(out["forecast"]).all()
