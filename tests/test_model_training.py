@@ -194,6 +194,7 @@ def test_ctrl_c_raises_keyboard_interrupt_not_system_exit(stock):
     assert signal.getsignal(signal.SIGINT) is handler
 
 
+@pytest.mark.filterwarnings("ignore:.*could not find the monitored key.*")
 def test_max_steps_ending_mid_epoch_keeps_the_last_weights(stock):
     # 400 rows give several batches per epoch at batch size 16; stopping after 3 steps skips validation.
     fitted = fit_model(stock, tiny(**{"train.max_steps": 3, "train.batch_size": 16}))
