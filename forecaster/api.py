@@ -79,10 +79,12 @@ def make_config(
                 "no series given — pass a ticker, city, lat/lon or csv path, or a config"
             )
         base = cfgmod.default_config_for(source, over.get("data.interval"))
-    if over.get("data.source") and over["data.source"] != base.data.source:
-        # A different source than the config's: its source-specific defaults do not apply.
-        over.setdefault("data.symbol", None)
     cfg = cfgmod.override(base, over)
+    # A place given one way replaces a place the config gives the other way.
+    if over.get("data.latitude") is not None and not over.get("data.symbol"):
+        cfg.data.symbol = None
+    elif over.get("data.symbol") and cfg.data.source == "open-meteo":
+        cfg.data = cfg.data.model_copy(update={"latitude": None, "longitude": None})
     if cfg.data.source in ("yahoo",) and not cfg.data.symbol:
         raise ConfigError("no ticker given — pass --ticker SYMBOL or set data.symbol in the config")
     if cfg.data.source == "open-meteo" and not cfg.data.symbol and cfg.data.latitude is None:
