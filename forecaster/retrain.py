@@ -153,11 +153,12 @@ def score_on_holdout(
     scores: dict[str, dict[str, float]] = {}
     n_origins = 0
     for name, model in models.items():
+        baselines = () if "naive" in scores else ("naive",)  # the same origins for every model
         result = run_backtest(
-            series, model, cfg=cfg, test_fraction=fraction, model_name=name, baselines=("naive",)
+            series, model, cfg=cfg, test_fraction=fraction, model_name=name, baselines=baselines
         )
         n_origins = result.n_origins
-        for method in (name, "naive"):
+        for method in (name, *baselines):
             if not np.isfinite(result.forecasts[method]).all():
                 scores[method] = {m: float("inf") for m in SCORES}
             else:
@@ -166,8 +167,8 @@ def score_on_holdout(
 
 
 def _champion_data_end(info) -> pd.Timestamp | None:
-    span = (info.meta or {}).get("data", {}).get("end") or (info.meta or {}).get("data_end")
-    return pd.Timestamp(span) if span else None
+    end = (info.meta or {}).get("data", {}).get("end")
+    return pd.Timestamp(end) if end else None
 
 
 def run_job(
@@ -195,9 +196,8 @@ def run_job(
             lock.release()
     except ForecasterError as exc:
         out.status, out.reason = ("locked" if isinstance(exc, LockedError) else "failed"), str(exc)
-    except (
-        Exception
-    ) as exc:  # one broken job must not stop the others; the traceback goes to the log
+    # One broken job must not stop the others; the traceback goes to the debug log.
+    except Exception as exc:
         out.status, out.reason = "failed", f"{type(exc).__name__}: {exc}"
         log.debug("job %s crashed:\n%s", job.name, traceback.format_exc())
     out.seconds = round(time.perf_counter() - t0, 1)
@@ -244,30 +244,48 @@ def _run_locked(
         out.reason = "new data" if champion_info else "no champion yet"
         return
 
-    init = (
-        FittedModel.load(champion_info.path) if (champion_info and cfg.train.warm_start) else None
-    )
+    champion = _load_champion(champion_info, job.name)
+    init = champion if cfg.train.warm_start else None
     result = api.fit(cfg, series=series, promote="never", init_from=init)
-    challenger = result.version
-    out.challenger = challenger.version if challenger else None
-    if not np.isfinite(result.table.loc["gru", ["mae", "rmse"]].to_numpy(dtype=float)).all():
-        out.status, out.reason = (
-            "kept",
-            "challenger diverged (non-finite validation error); not promoted",
-        )
-        return
+    out.challenger = result.version.version if result.version else None
+    try:
+        _decide(out, nightly, st, result, champion, series)
+    finally:
+        pruned = st.prune(out.key, nightly.keep_versions)
+        if pruned:
+            log.info("%s: removed %d old version(s)", out.key, len(pruned))
 
-    models = {"challenger": result.model}
-    if champion_info is not None:
-        try:
-            models["champion"] = FittedModel.load(champion_info.path)
-        except ForecasterError as exc:
-            log.warning(
-                "%s: champion %s cannot be loaded (%s); the challenger replaces it",
-                job.name,
-                champion_id,
-                exc,
-            )
+
+def _load_champion(info, job: str) -> FittedModel | None:
+    """The champion's model, or None when there is none or it cannot be loaded (then it is replaced)."""
+    if info is None:
+        return None
+    try:
+        return FittedModel.load(info.path)
+    except ForecasterError as exc:
+        log.warning(
+            "%s: champion %s cannot be loaded (%s); the challenger replaces it",
+            job,
+            info.version,
+            exc,
+        )
+        return None
+
+
+def _decide(
+    out: JobOutcome,
+    nightly: NightlyConfig,
+    st,
+    result,
+    champion: FittedModel | None,
+    series: Series,
+) -> None:
+    """Score challenger (and champion) on the holdout and promote or keep; fills ``out``."""
+    if not np.isfinite(result.table.loc["gru", ["mae", "rmse"]].to_numpy(dtype=float)).all():
+        out.status = "kept"
+        out.reason = "challenger diverged (non-finite validation error); not promoted"
+        return
+    models = {"challenger": result.model} | ({"champion": champion} if champion is not None else {})
     scores, n_origins = score_on_holdout(
         models, series, nightly.holdout_fraction, nightly.max_holdout_origins
     )
@@ -275,7 +293,6 @@ def _run_locked(
     out.scores = {f"{name}_{metric}": s[metric] for name, s in scores.items()} | {
         "holdout_origins": n_origins
     }
-
     chall = scores["challenger"][metric]
     if not np.isfinite(chall):
         out.status, out.reason = "kept", "challenger produced non-finite forecasts; not promoted"
@@ -284,17 +301,13 @@ def _run_locked(
         out.status, out.reason, out.champion_after = "promoted", "no champion yet", out.challenger
     else:
         champ = scores["champion"][metric]
-        threshold = champ * (1 - nightly.margin)
-        if chall < threshold:
+        if chall < champ * (1 - nightly.margin):
             st.promote(out.key, out.challenger, reason=f"{metric} {chall:.4g} < {champ:.4g}")
             out.status, out.champion_after = "promoted", out.challenger
             out.reason = f"challenger {metric} {chall:.4g} beats champion {champ:.4g} (margin {nightly.margin:.0%})"
         else:
             out.status = "kept"
             out.reason = f"challenger {metric} {chall:.4g} does not beat champion {champ:.4g} by margin {nightly.margin:.0%}"
-    pruned = st.prune(out.key, nightly.keep_versions)
-    if pruned:
-        log.info("%s: removed %d old version(s)", out.key, len(pruned))
 
 
 @dataclass
