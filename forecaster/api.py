@@ -18,8 +18,8 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from forecaster import config as cfgmod
@@ -27,71 +27,28 @@ from forecaster.backtest import baselines as bl
 from forecaster.backtest import metrics as mt
 from forecaster.backtest.engine import BacktestResult, backtest_span, run_backtest
 from forecaster.backtest.report import write_report
-from forecaster.config import Config
+from forecaster.config import Config, make_config
 from forecaster.data.loader import load_series, series_key
 from forecaster.data.series import Series
-from forecaster.errors import ConfigError, ModelError
+from forecaster.errors import ModelError
 from forecaster.registry import ModelStore, VersionInfo
 from forecaster.settings import paths
 from forecaster.training import FittedModel, fit_model
 
 log = logging.getLogger(__name__)
-
-
-# -- configuration --------------------------------------------------------------------------------
-def make_config(
-    config: str | Path | Config | None = None,
-    *,
-    ticker: str | None = None,
-    city: str | None = None,
-    lat: float | None = None,
-    lon: float | None = None,
-    csv: str | Path | None = None,
-    overrides: dict[str, Any] | None = None,
-) -> Config:
-    """Resolve a run's config: a YAML file (or the default for the chosen source) plus overrides.
-
-    Exactly one of ``ticker``, ``city``, ``lat``/``lon``, ``csv`` may pick the series; otherwise the
-    config file's ``data`` section must. ``overrides`` are dotted keys (``"model.lookback": 30``).
-    """
-    over: dict[str, Any] = dict(overrides or {})
-    if ticker:
-        over.setdefault("data.source", "yahoo")
-        over.setdefault("data.symbol", ticker.upper())
-    elif city:
-        over.setdefault("data.source", "open-meteo")
-        over.setdefault("data.symbol", city)
-    elif lat is not None or lon is not None:
-        over.setdefault("data.source", "open-meteo")
-        over.setdefault("data.latitude", lat)
-        over.setdefault("data.longitude", lon)
-    elif csv:
-        over.setdefault("data.source", "csv")
-        over.setdefault("data.path", str(csv))
-    if isinstance(config, Config):
-        base = config
-    elif config is not None:
-        base = cfgmod.load_config(config)
-    else:
-        source = over.get("data.source")
-        if not source:
-            raise ConfigError(
-                "no series given — pass a ticker, city, lat/lon or csv path, or a config"
-            )
-        base = cfgmod.default_config_for(source, over.get("data.interval"))
-    cfg = cfgmod.override(base, over)
-    # A place given one way replaces a place the config gives the other way.
-    if over.get("data.latitude") is not None and not over.get("data.symbol"):
-        cfg.data.symbol = None
-    elif over.get("data.symbol") and cfg.data.source == "open-meteo":
-        cfg.data = cfg.data.model_copy(update={"latitude": None, "longitude": None})
-    if cfg.data.source in ("yahoo",) and not cfg.data.symbol:
-        raise ConfigError("no ticker given — pass --ticker SYMBOL or set data.symbol in the config")
-    if cfg.data.source == "open-meteo" and not cfg.data.symbol and cfg.data.latitude is None:
-        raise ConfigError("no place given — pass --city NAME or --lat/--lon")
-    if cfg.data.source == "csv" and not cfg.data.path:
-        raise ConfigError("no file given — pass --csv PATH")
-    return cfg
+__all__ = [
+    "make_config",
+    "load_data",
+    "store",
+    "fit",
+    "FitResult",
+    "load_model",
+    "predict",
+    "PredictResult",
+    "backtest",
+    "BacktestReport",
+    "describe_fit",
+]
 
 
 def load_data(cfg: Config, *, refresh: bool = True) -> Series:
@@ -117,21 +74,30 @@ class FitResult:
     """Rows: gru, naive, seasonal_naive; columns: mae, rmse (target units), windows; attrs["season"]."""
     seconds: float
     promoted: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def validation_table(model: FittedModel, season: int) -> pd.DataFrame:
-    """MAE and RMSE (target units) of the model, naive and seasonal naive on the model's validation windows."""
-    split = model.evaluate_split("val")
-    actual, origins = split["actuals"], split["origins"]
-    y, horizon = model.series.values, actual.shape[1]
+    """MAE and RMSE (target units) of the model, naive and seasonal naive on the model's validation windows.
+
+    The model's own errors were measured on these windows during the fit (``model.metrics``); only
+    the baselines are computed here.
+    """
+    origins = model.split_origins("val")
+    y, horizon = model.series.values, model.horizon
+    actual = y[origins[:, None] + np.arange(horizon)]
     forecasts = {
-        "gru": split["forecasts"],
         "naive": bl.naive(y, origins, horizon),
         "seasonal_naive": bl.seasonal_naive(y, origins, horizon, season),
     }
     rows = {
-        name: {"mae": mt.mae(actual, f), "rmse": mt.rmse(actual, f), "windows": len(actual)}
+        "gru": {
+            "mae": model.metrics["val_mae"],
+            "rmse": model.metrics["val_rmse"],
+            "windows": len(origins),
+        }
+    }
+    rows |= {
+        name: {"mae": mt.mae(actual, f), "rmse": mt.rmse(actual, f), "windows": len(origins)}
         for name, f in forecasts.items()
     }
     table = pd.DataFrame.from_dict(rows, orient="index")

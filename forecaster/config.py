@@ -246,3 +246,58 @@ def override(cfg: Config, overrides: dict[str, Any], origin: str = "command line
 def dump_config(cfg: Config) -> str:
     """The resolved config as YAML (what is saved beside every model)."""
     return yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False)
+
+
+def make_config(
+    config: str | Path | Config | None = None,
+    *,
+    ticker: str | None = None,
+    city: str | None = None,
+    lat: float | None = None,
+    lon: float | None = None,
+    csv: str | Path | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> Config:
+    """Resolve a run's config: a YAML file (or the default for the chosen source) plus overrides.
+
+    Exactly one of ``ticker``, ``city``, ``lat``/``lon``, ``csv`` may pick the series; otherwise the
+    config file's ``data`` section must. ``overrides`` are dotted keys (``"model.lookback": 30``).
+    """
+    over: dict[str, Any] = dict(overrides or {})
+    if ticker:
+        over.setdefault("data.source", "yahoo")
+        over.setdefault("data.symbol", ticker.upper())
+    elif city:
+        over.setdefault("data.source", "open-meteo")
+        over.setdefault("data.symbol", city)
+    elif lat is not None or lon is not None:
+        over.setdefault("data.source", "open-meteo")
+        over.setdefault("data.latitude", lat)
+        over.setdefault("data.longitude", lon)
+    elif csv:
+        over.setdefault("data.source", "csv")
+        over.setdefault("data.path", str(csv))
+    if isinstance(config, Config):
+        base = config
+    elif config is not None:
+        base = load_config(config)
+    else:
+        source = over.get("data.source")
+        if not source:
+            raise ConfigError(
+                "no series given — pass a ticker, city, lat/lon or csv path, or a config"
+            )
+        base = default_config_for(source, over.get("data.interval"))
+    cfg = override(base, over)
+    # A place given one way replaces a place the config gives the other way.
+    if over.get("data.latitude") is not None and not over.get("data.symbol"):
+        cfg.data.symbol = None
+    elif over.get("data.symbol") and cfg.data.source == "open-meteo":
+        cfg.data = cfg.data.model_copy(update={"latitude": None, "longitude": None})
+    if cfg.data.source in ("yahoo",) and not cfg.data.symbol:
+        raise ConfigError("no ticker given — pass --ticker SYMBOL or set data.symbol in the config")
+    if cfg.data.source == "open-meteo" and not cfg.data.symbol and cfg.data.latitude is None:
+        raise ConfigError("no place given — pass --city NAME or --lat/--lon")
+    if cfg.data.source == "csv" and not cfg.data.path:
+        raise ConfigError("no file given — pass --csv PATH")
+    return cfg

@@ -428,19 +428,16 @@ class FittedModel:
             {"forecast": forecast}, index=future_index(series.end, series.freq, self.horizon)
         )
 
-    def evaluate_split(
-        self, split: str = "val", series: Series | None = None
-    ) -> dict[str, np.ndarray]:
-        """The model on every window of a split (stride 1), as training defined the splits.
+    def split_origins(self, split: str = "val", series: Series | None = None) -> np.ndarray:
+        """Origins (row positions) of every window of a split (stride 1), as training defined the splits.
 
-        Returns ``origins`` (n,) row positions, ``times`` (n,) the first forecast timestamps,
-        ``actuals`` (n, H) and ``forecasts`` (n, H) in target units, ``histories`` (n, L) the target
-        over each lookback (for naive and seasonal-naive baselines on the same windows).
+        Origin ``o`` forecasts rows ``[o, o + H)`` from rows ``[o - L, o)``; all of them lie inside
+        the split. Raises a DataError when the split holds no full window.
         """
         series = series if series is not None else self.series
         if series is None:
             raise ModelError(
-                "this model was loaded from disk — pass the series: evaluate_split(split, series)"
+                f"this model was loaded from disk — pass the series: {split} origins need it"
             )
         if split not in ("train", "val", "test"):
             raise ValueError(f"split must be train, val or test, got {split!r}")
@@ -458,6 +455,20 @@ class FittedModel:
             raise DataError(
                 f"the {split} split has {hi - lo} rows, fewer than lookback {L} + horizon {H}"
             )
+        return origins
+
+    def evaluate_split(
+        self, split: str = "val", series: Series | None = None
+    ) -> dict[str, np.ndarray]:
+        """The model on every window of a split (stride 1), as training defined the splits.
+
+        Returns ``origins`` (n,) row positions, ``times`` (n,) the first forecast timestamps,
+        ``actuals`` (n, H) and ``forecasts`` (n, H) in target units, ``histories`` (n, L) the target
+        over each lookback (for naive and seasonal-naive baselines on the same windows).
+        """
+        series = series if series is not None else self.series
+        origins = self.split_origins(split, series)
+        L, H = self.lookback, self.horizon
         y = series.values
         return {
             "origins": origins,

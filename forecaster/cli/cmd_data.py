@@ -9,7 +9,7 @@ import pandas as pd
 
 from forecaster.cli import cli
 from forecaster.cli.options import data_overrides, pop_series_kwargs, series_options
-from forecaster.config import DataConfig, default_config_for, override
+from forecaster.config import DataConfig, make_config
 from forecaster.data import loader
 from forecaster.data.series import TRADING_DAYS, Series, missing_steps
 from forecaster.data.sources import openmeteo, snapshot, yahoo
@@ -17,9 +17,7 @@ from forecaster.data.sources import openmeteo, snapshot, yahoo
 
 def data_config(kw: dict[str, Any]) -> DataConfig:
     """The series flags on top of the shipped default config for the chosen source."""
-    over = data_overrides(pop_series_kwargs(kw))
-    base = default_config_for(over["data.source"], over.get("data.interval"))
-    return override(base, over).data
+    return make_config(overrides=data_overrides(pop_series_kwargs(kw))).data
 
 
 @cli.group("data")
