@@ -149,5 +149,10 @@ def test_fit_on_the_meter_file_with_the_new_flags(meter, data_root):
     assert "on csv:meter 'x'" in out and "600 rows" in out and "Saved csv-meter version" in out
     info = api.store().resolve("csv-meter")
     saved = yaml.safe_load((info.path / "config.yaml").read_text())["data"]
-    # saved with the model, so predict and nightly retraining clean the file the same way
+    # saved with the model, so the run can be repeated from its config.yaml
     assert (saved["duplicates"], saved["fill"], saved["max_gap"]) == ("last", "interpolate", 48)
+    predicted = run(
+        "predict", "--csv", str(meter), "--target", "x",
+        "--duplicates", "last", "--fill", "interpolate", "--max-gap", "48",
+    ).output  # fmt: skip
+    assert "Wrote CSV:" in predicted
