@@ -12,7 +12,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from forecaster.errors import ConfigError
 from forecaster.resources import configs_dir
@@ -25,7 +32,9 @@ class StrictModel(BaseModel):
 class DataConfig(StrictModel):
     """Which series to load and how to clean it."""
 
-    source: Literal["yahoo", "open-meteo", "csv", "snapshot"] = "yahoo"
+    source: str = "yahoo"
+    """A registered source: ``yahoo``, ``open-meteo``, ``csv`` or ``snapshot`` (checked by the loader,
+    so a source is added in its own module plus one registry line)."""
     symbol: str | None = None
     """Ticker (yahoo), city name (open-meteo), or snapshot name."""
     latitude: float | None = Field(None, ge=-90, le=90)
@@ -47,9 +56,30 @@ class DataConfig(StrictModel):
     timezone: str | None = None
     """Time zone for naive timestamps (csv) or requested from the API (open-meteo; ``auto`` = local)."""
     max_gap: int = Field(3, ge=0)
-    """Missing values are forward-filled over at most this many consecutive steps; longer gaps are an error."""
+    """Missing values are filled over at most this many consecutive steps; longer gaps are an error."""
+    fill: Literal["ffill", "interpolate", "none"] = "ffill"
+    """How gaps of at most ``max_gap`` steps are filled: the last value, a straight line, or not at
+    all (then any gap is an error)."""
+    duplicates: Literal["error", "first", "last", "mean"] = "error"
+    """One timestamp with rows that differ: an error, or keep the first/last row, or their mean."""
     offline: bool = False
     """Never touch the network: use the cache, then the bundled snapshot."""
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        if value is None or value == "auto":
+            return value
+        import pandas as pd  # only when a zone is given: `forecast --help` stays fast
+
+        try:
+            pd.Timestamp(0).tz_localize(value)
+        except Exception:  # zoneinfo, dateutil and pandas each raise their own type
+            raise ValueError(
+                "unknown time zone (use an IANA name such as UTC, Europe/Berlin or "
+                "America/New_York; auto for weather)"
+            ) from None
+        return value
 
     @model_validator(mode="after")
     def _check_span(self) -> DataConfig:

@@ -33,12 +33,37 @@ def test_naive_times_are_localised_in_the_given_zone_and_aware_ones_kept():
     assert str(aware.index.tz) == "Asia/Tokyo"
 
 
-def test_ambiguous_clock_change_hour_is_dropped_with_a_note():
-    # 2024-11-03 01:00 happens twice in New York; a naive hourly file cannot say which.
+def test_autumn_repeated_hour_is_told_apart_by_row_order():
+    # a logger on New York wall-clock time writes 01:00 twice on 2024-11-03 (EDT, then EST); the
+    # old rule (ambiguous="NaT") dropped both and forward-fill invented them (issue 12 item 11)
+    naive = pd.date_range("2024-11-02 20:00", periods=24, freq="h")
+    naive = naive.insert(6, pd.Timestamp("2024-11-03 01:00"))  # the repeated hour
+    values = np.arange(25, dtype=float)
+    s = validate(pd.DataFrame({"t": values}, index=naive), "t", tz="America/New_York")
+    assert len(s) == 25 and s.index.is_unique and s.freq == "h"
+    assert s.values.tolist() == values.tolist()  # every value is the file's, none invented
+    utc = s.index.tz_convert("UTC")
+    assert (np.diff(utc.asi8) == 3_600_000_000_000).all()
+    assert any("told apart by their order" in n for n in s.notes)
+
+
+def test_ambiguous_hour_the_rows_cannot_resolve_is_rejected():
+    # 01:00 appears once: EDT or EST? The rows cannot say; guessing would shift data by an hour.
     frame = hourly(n=24, start="2024-11-02 20:00")
-    s = validate(frame, "temperature_2m", tz="America/New_York")
-    assert any("ambiguous" in n for n in s.notes)
-    assert s.index.is_unique
+    with pytest.raises(DataError, match=r"occurs? twice in America/New_York .*--tz UTC") as exc:
+        validate(frame, "temperature_2m", tz="America/New_York")
+    assert "\n" not in str(exc.value)
+
+
+def test_spring_forward_time_that_does_not_exist_is_rejected():
+    # 02:00 on 2024-03-10 does not exist in New York: these are not wall-clock times there
+    frame = hourly(n=12, start="2024-03-09 20:00")
+    with pytest.raises(DataError, match=r"(does|do) not exist in America/New_York .*--tz") as exc:
+        validate(frame, "temperature_2m", tz="America/New_York")
+    assert "\n" not in str(exc.value)
+    wall_clock = frame.drop(index=pd.Timestamp("2024-03-10 02:00"))  # a logger skips the hour
+    s = validate(wall_clock, "temperature_2m", tz="America/New_York")
+    assert len(s) == 11 and s.notes == ()
 
 
 def test_unsorted_rows_are_sorted_with_a_note():

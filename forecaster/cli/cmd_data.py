@@ -11,6 +11,7 @@ from forecaster.cli import cli
 from forecaster.cli.options import data_overrides, pop_series_kwargs, series_options
 from forecaster.config import DataConfig, make_config
 from forecaster.data import loader
+from forecaster.data import sources as registry
 from forecaster.data.series import TRADING_DAYS, Series, missing_steps
 from forecaster.data.sources import openmeteo, snapshot, yahoo
 
@@ -67,8 +68,14 @@ def _number(value: float, unit: str) -> str:
     return f"{value:,.6g}{' ' + unit if unit else ''}"
 
 
-def show_lines(loaded: loader.Loaded, key: str) -> list[str]:
-    """What ``forecast data show`` prints: one ``label  value`` line per fact."""
+def _cleaning_text(cfg: DataConfig) -> str:
+    fill = "none" if cfg.fill == "none" else f"{cfg.fill} (gaps up to {cfg.max_gap} steps)"
+    return f"duplicates {cfg.duplicates}, fill {fill} — what was done is under notes"
+
+
+def show_lines(loaded: loader.Loaded, key: str, cfg: DataConfig | None = None) -> list[str]:
+    """What ``forecast data show`` prints: one ``label  value`` line per fact; the notes say what
+    validation changed, with counts (duplicates resolved, values filled and how)."""
     s = loaded.series
     daily = not _sub_daily(s.freq)
     unit = s.units.get(s.target, "")
@@ -93,6 +100,8 @@ def show_lines(loaded: loader.Loaded, key: str) -> list[str]:
     ]
     if loaded.cache_file is not None:
         rows.append(("cache", str(loaded.cache_file)))
+    if cfg is not None:
+        rows.append(("cleaning", _cleaning_text(cfg)))
     notes = list(s.notes) or ["none"]
     rows += [("notes" if i == 0 else "", note) for i, note in enumerate(notes)]
     return [f"{label:<10} {value}" for label, value in rows]
@@ -114,10 +123,11 @@ def show(**kw: Any) -> None:
       forecast data show --city greensboro --interval 1d
       forecast data show --lat 35.07 --lon -79.79
       forecast data show --csv prices.csv --target close
+      forecast data show --csv meter.csv --duplicates last --fill interpolate --max-gap 48
     """
     cfg = data_config(kw)
     loaded = loader.load(cfg)
-    for line in show_lines(loaded, loader.series_key(cfg)):
+    for line in show_lines(loaded, loader.series_key(cfg), cfg):
         click.echo(line)
 
 
@@ -140,7 +150,7 @@ def fetch(**kw: Any) -> None:
     loaded = loader.fetch(cfg)
     s = loaded.series
     daily = not _sub_daily(s.freq)
-    name = loader.SOURCE_NAMES[cfg.source]
+    name = registry.get(cfg.source).title
     plural = "row" if loaded.new_rows == 1 else "rows"
     where = f"cache {loaded.cache_file}" if loaded.cache_file else "not cached (write failed)"
     click.echo(
@@ -178,8 +188,7 @@ def snapshots() -> None:
     for snap in snapshot.SNAPSHOTS:
         s = snapshot.load(snap)
         daily = not _sub_daily(s.freq)
-        flag = f"--ticker {snap.symbol}" if snap.source == "yahoo" else f"--city {snap.symbol}"
-        stands = f"{flag} --interval {snap.interval}"
+        stands = f"{snap.flag} --interval {snap.interval}"
         span = f"{_stamp(s.start, daily)}..{_stamp(s.end, daily)}"
         click.echo(
             f"{snap.name:<11} {stands:<32} {span:<34} {len(s):>6,}  {', '.join(s.frame.columns)}"

@@ -48,7 +48,19 @@ def series_options(func):
         click.option(
             "--max-gap",
             type=int,
-            help="Forward-fill gaps up to this many steps; longer gaps are errors.",
+            help="Fill gaps up to this many steps (see --fill); longer gaps are errors.",
+        ),
+        click.option(
+            "--fill",
+            type=click.Choice(["ffill", "interpolate", "none"]),
+            help="How to fill gaps up to --max-gap steps: last value (default), straight line, "
+            "or not at all.",
+        ),
+        click.option(
+            "--duplicates",
+            type=click.Choice(["error", "first", "last", "mean"]),
+            help="One timestamp with rows that differ: an error (default), or keep the first or "
+            "last row, or their mean.",
         ),
         click.option(
             "--offline",
@@ -108,6 +120,8 @@ def data_overrides(kw: dict[str, Any]) -> dict[str, Any]:
         "data.end": kw.get("end"),
         "data.timezone": kw.get("tz"),
         "data.max_gap": kw.get("max_gap"),
+        "data.fill": kw.get("fill"),
+        "data.duplicates": kw.get("duplicates"),
         "data.offline": kw.get("offline"),
     }
     return out
@@ -129,6 +143,8 @@ def pop_series_kwargs(kw: dict[str, Any]) -> dict[str, Any]:
         "end",
         "tz",
         "max_gap",
+        "fill",
+        "duplicates",
         "offline",
     )
     return {n: kw.pop(n, None) for n in names}

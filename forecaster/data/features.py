@@ -155,6 +155,15 @@ def raw_covariate(series: Series, name: str) -> np.ndarray:
     )
 
 
+def check_covariates(series: Series, names) -> Series:
+    """``series`` if every name (besides the target) is a column or derivable from them; else the
+    DataError of :func:`raw_covariate` naming the unknown one."""
+    for name in names or ():
+        if name != series.target:
+            raw_covariate(series, name)
+    return series
+
+
 def raw_covariates(series: Series, names: tuple[str, ...] | list[str]) -> np.ndarray:
     """Covariates (T, C) float64 in raw units, in the order of ``names``."""
     if not names:

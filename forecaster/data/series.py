@@ -11,8 +11,10 @@ Every adapter ends in :func:`validate`; everything after the adapters trusts a :
 
 NaN policy (documented in the README): leading and trailing rows with missing values are trimmed (an
 archive API often has no data yet for the last hours); inside the span, runs of at most ``max_gap``
-consecutive missing steps are forward-filled; a longer run is an error that names the column, the
-span and the fix. What validation did is recorded in ``Series.notes``.
+consecutive missing steps are filled (forward-filled by default, or interpolated; ``fill="none"``
+fills nothing); a longer run is an error that names the column, the span and the fix. One
+timestamp with differing rows is an error unless ``duplicates`` says which to keep. What
+validation did is recorded in ``Series.notes``. The steps are in :mod:`forecaster.data.cleaning`.
 """
 
 from __future__ import annotations
@@ -24,11 +26,20 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
+from forecaster.data import cleaning
+from forecaster.data.cleaning import MAX_SESSION_GAP, TRADING_DAYS, Duplicates, Fill, target_first
 from forecaster.errors import DataError
 
-TRADING_DAYS = "B"
-#: A run of missing trading sessions longer than this is missing data, not a market holiday.
-MAX_SESSION_GAP = 7
+__all__ = [
+    "MAX_SESSION_GAP",
+    "TRADING_DAYS",
+    "Series",
+    "infer_freq",
+    "missing_steps",
+    "require_length",
+    "target_first",
+    "validate",
+]
 
 
 @dataclass(frozen=True)
@@ -158,19 +169,6 @@ def missing_steps(index: pd.DatetimeIndex, freq: str) -> int:
     return int(len(grid.difference(naive)))
 
 
-def _nan_runs(mask: np.ndarray) -> list[tuple[int, int]]:
-    """(start, length) of each run of True in a boolean array."""
-    if not mask.any():
-        return []
-    padded = np.concatenate([[False], mask, [False]]).astype(np.int8)
-    edges = np.flatnonzero(np.diff(padded))
-    return [(int(s), int(e - s)) for s, e in zip(edges[::2], edges[1::2], strict=True)]
-
-
-def _fmt_gap(index: pd.DatetimeIndex, start: int, length: int) -> str:
-    return f"{index[start]} .. {index[start + length - 1]}"
-
-
 def validate(
     frame: pd.DataFrame,
     target: str,
@@ -178,6 +176,8 @@ def validate(
     freq: str | None = None,
     tz: str | None = "UTC",
     max_gap: int = 3,
+    duplicates: Duplicates = "error",
+    fill: Fill = "ffill",
     source: str = "unknown",
     symbol: str = "series",
     units: dict[str, str] | None = None,
@@ -187,172 +187,46 @@ def validate(
     """Turn a raw frame into a canonical :class:`Series`, or raise a one-line :class:`DataError`.
 
     ``frame`` must be indexed by time (a DatetimeIndex, or anything ``pd.to_datetime`` parses).
-    Naive timestamps are taken to be in ``tz``; aware ones are kept in their own zone. ``columns``
-    selects value columns (default: all). ``freq`` is inferred when not given.
+    Naive timestamps are wall-clock times in ``tz``; aware ones are kept in their own zone.
+    ``columns`` selects value columns (default: all; the target is put first when left out).
+    ``freq`` is inferred when not given. ``duplicates`` (``error|first|last|mean``) says what to
+    do with one timestamp whose rows differ; ``fill`` (``ffill|interpolate|none``) how to fill
+    gaps of at most ``max_gap`` steps.
 
     ``sessions=True`` marks intraday bars of an exchange's trading hours (``freq`` is the bar
     length, e.g. ``"5min"``): as with ``"B"`` for days, closed hours (nights, weekends, holidays)
     are absent by design, so no stamps are inserted; only the NaN policy applies.
+
+    The work is the chain of named steps in :mod:`forecaster.data.cleaning`; their notes (what
+    each changed, with counts) become ``Series.notes``.
     """
-    label = f"{source}:{symbol}"
+    opts = cleaning.Options(
+        label=f"{source}:{symbol}",
+        target=target,
+        columns=None if columns is None else list(columns),
+        tz=tz,
+        freq=freq,
+        sessions=sessions,
+        max_gap=max_gap,
+        duplicates=duplicates,
+        fill=fill,
+    )
     if frame is None or len(frame) == 0:
         raise DataError(
-            f"{label}: the series is empty — check the symbol, the span (--start/--end) or the file"
+            f"{opts.label}: the series is empty — check the symbol, the span (--start/--end) or "
+            "the file"
         )
-    frame = frame.copy()
-    notes: list[str] = []
-
-    if columns is not None:
-        columns = list(columns)
-        missing = [c for c in columns if c not in frame.columns]
-        if missing:
-            raise DataError(
-                f"{label}: column(s) {missing} not found; available: {list(map(str, frame.columns))}"
-            )
-        frame = frame[columns]
-    frame.columns = [str(c) for c in frame.columns]
-    if target not in frame.columns:
-        raise DataError(
-            f"{label}: target column '{target}' not found; available: {list(frame.columns)} — "
-            "choose one with --target"
-        )
-
-    # -- time index: parse, time zone, order, uniqueness ------------------------------------------
-    if not isinstance(frame.index, pd.DatetimeIndex):
-        try:
-            frame.index = pd.DatetimeIndex(pd.to_datetime(frame.index))
-        except (ValueError, TypeError) as exc:
-            raise DataError(
-                f"{label}: the time index does not parse as dates ({str(exc).splitlines()[0]}) — "
-                "name the time column with --time-column"
-            ) from None
-    if frame.index.hasnans:
-        raise DataError(
-            f"{label}: {int(frame.index.isna().sum())} rows have no timestamp — remove them"
-        )
-    if frame.index.tz is None:
-        frame.index = frame.index.tz_localize(
-            tz or "UTC", ambiguous="NaT", nonexistent="shift_forward"
-        )
-        if frame.index.hasnans:
-            frame = frame.loc[frame.index.notna()]
-            notes.append(f"dropped timestamps that are ambiguous in {tz} (clock change)")
-    frame.index = frame.index.as_unit("ns")
-    frame.index.name = "time"
-
-    if not frame.index.is_monotonic_increasing:
-        frame = frame.sort_index(kind="stable")
-        notes.append("rows were out of order and have been sorted by time")
-    dup = frame.index.duplicated(keep="first")
-    if dup.any():
-        dupes = frame.loc[frame.index.duplicated(keep=False)]
-        conflicting = dupes.groupby(level=0).nunique(dropna=False).gt(1).any(axis=None)
-        if conflicting:
-            first = dupes.index[0]
-            raise DataError(
-                f"{label}: {int(dup.sum())} duplicate timestamps with different values (first: {first}) — "
-                "deduplicate the data (keep one row per timestamp)"
-            )
-        frame = frame.loc[~dup]
-        notes.append(f"dropped {int(dup.sum())} exact duplicate rows")
-
-    # -- values: numeric float64, inf as missing ---------------------------------------------------
-    bad = []
-    for col in frame.columns:
-        if pd.api.types.is_bool_dtype(frame[col]) or not pd.api.types.is_numeric_dtype(frame[col]):
-            converted = pd.to_numeric(frame[col], errors="coerce")
-            new_nans = converted.isna() & frame[col].notna()
-            if new_nans.any():
-                bad.append(f"{col} (e.g. {frame[col][new_nans].iloc[0]!r})")
-                continue
-            frame[col] = converted
-    if bad:
-        raise DataError(
-            f"{label}: non-numeric column(s) {', '.join(bad)} — select numeric columns only (--columns)"
-        )
-    frame = frame.astype(np.float64)
-    values = frame.to_numpy()
-    if np.isinf(values).any():
-        n_inf = int(np.isinf(values).sum())
-        frame = frame.replace([np.inf, -np.inf], np.nan)
-        notes.append(f"{n_inf} infinite values treated as missing")
-
-    # -- frequency and the regular grid ------------------------------------------------------------
-    freq = freq or infer_freq(frame.index)
-    if freq == TRADING_DAYS:
-        if (frame.index.dayofweek >= 5).any():
-            raise DataError(
-                f"{label}: trading-day series has weekend rows — use freq 'D' for calendar days"
-            )
-    elif sessions:
-        try:
-            pd.tseries.frequencies.to_offset(freq)
-        except ValueError as exc:
-            raise DataError(f"{label}: unknown frequency '{freq}' ({exc})") from None
-    else:
-        try:
-            grid = pd.date_range(frame.index[0], frame.index[-1], freq=freq)
-        except ValueError as exc:
-            raise DataError(f"{label}: unknown frequency '{freq}' ({exc})") from None
-        off_grid = frame.index.difference(grid)
-        if len(off_grid):
-            raise DataError(
-                f"{label}: {len(off_grid)} timestamps are off the {freq} grid (first: {off_grid[0]}) — "
-                "resample the data to a regular frequency"
-            )
-        if len(grid) > len(frame):
-            notes.append(f"{len(grid) - len(frame)} missing {freq} steps inserted as gaps")
-            frame = frame.reindex(grid)
-            frame.index.name = "time"
-
-    # -- NaN policy: trim the ends, fill short gaps, reject long ones -----------------------------
-    valid_rows = frame.notna().all(axis=1).to_numpy()
-    if not valid_rows.any():
-        raise DataError(f"{label}: every row has a missing value — check the columns and the span")
-    first, last = int(np.argmax(valid_rows)), len(valid_rows) - int(np.argmax(valid_rows[::-1])) - 1
-    if first > 0 or last < len(frame) - 1:
-        trimmed = first + (len(frame) - 1 - last)
-        notes.append(f"trimmed {trimmed} incomplete rows at the start/end")
-        frame = frame.iloc[first : last + 1]
-    filled = 0
-    for col in frame.columns:
-        isna = frame[col].isna().to_numpy()
-        for start, length in _nan_runs(isna):
-            if length > max_gap:
-                raise DataError(
-                    f"{label}: '{col}' has a gap of {length} missing steps ({_fmt_gap(frame.index, start, length)}), "
-                    f"longer than max_gap={max_gap} — choose a span without it (--start/--end) or raise --max-gap"
-                )
-            filled += length
-    if filled:
-        frame = frame.ffill(limit=max_gap)
-        notes.append(f"forward-filled {filled} missing values (gaps of at most {max_gap} steps)")
-    if freq == TRADING_DAYS:
-        sessions = pd.bdate_range(
-            frame.index[0].tz_localize(None), frame.index[-1].tz_localize(None)
-        )
-        present = (
-            pd.Series(1, index=frame.index.tz_localize(None)).reindex(sessions).isna().to_numpy()
-        )
-        runs = _nan_runs(present)
-        long_runs = [(s, n) for s, n in runs if n > MAX_SESSION_GAP]
-        if long_runs:
-            s, n = long_runs[0]
-            raise DataError(
-                f"{label}: {n} consecutive trading sessions missing ({sessions[s].date()} .. "
-                f"{sessions[s + n - 1].date()}) — that is missing data, not a holiday; choose a span without it"
-            )
-
-    if len(frame) < 3:
-        raise DataError(f"{label}: only {len(frame)} usable rows after cleaning — need more data")
+    frame, notes = cleaning.run(frame, opts, cleaning.SHAPE_STEPS)
+    opts = replace(opts, freq=freq or infer_freq(frame.index))
+    frame, more = cleaning.run(frame, opts, cleaning.GRID_STEPS)
     return Series(
         frame=frame,
         target=target,
-        freq=freq,
+        freq=opts.freq,
         source=source,
         symbol=symbol,
         units=dict(units or {}),
-        notes=tuple(notes),
+        notes=tuple(notes + more),
     )
 
 

@@ -4,20 +4,27 @@ The file needs one time column: ``time_column`` when given, else the first colum
 parse as dates (a Parquet file's DatetimeIndex also counts). Value columns: ``variables`` when
 given, else every numeric column besides the time column; text columns (labels) are left out with
 a notice, and a mostly-numeric column with stray text is kept so validation can name the bad value.
-Naive times are taken to be in ``timezone`` (default UTC); times with offsets keep them.
-Missing, unreadable or corrupt files raise a one-line :class:`DataError`.
+Naive times are wall-clock times in ``timezone`` (default UTC); times with offsets keep them, and a
+column whose offsets differ (a daylight-saving change) is read in UTC. A column that mixes times with
+and without an offset is rejected, and when mixed offsets leave the times irregular in UTC the error
+names that cause. Missing, unreadable or corrupt files raise a one-line :class:`DataError`.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import warnings
 from pathlib import Path
 
 import pandas as pd
 
-from forecaster.data.series import Series, validate
-from forecaster.errors import DataError
+from forecaster.config import DataConfig
+from forecaster.data import cache
+from forecaster.data.cleaning import DuplicateTimes, OffGrid
+from forecaster.data.series import Series, target_first, validate
+from forecaster.data.sources import base
+from forecaster.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +82,19 @@ def _parse_times(values: pd.Series) -> pd.Series | None:
     return None
 
 
+_OFFSET = re.compile(r"(?:Z|[+-]\d{2}:?\d{2})$", re.IGNORECASE)
+
+
+def time_offsets(values: pd.Series) -> list[str]:
+    """The distinct UTC offsets written in a text time column (``"+01:00"``, ``"Z"``), in order of
+    appearance; ``""`` stands for times written without one."""
+    if pd.api.types.is_datetime64_any_dtype(values) or pd.api.types.is_numeric_dtype(values):
+        return []
+    text = values.dropna().astype(str).str.strip()
+    found = text.str.extract(f"({_OFFSET.pattern})", flags=re.IGNORECASE)[0].fillna("")
+    return list(dict.fromkeys(found))
+
+
 def find_time_column(frame: pd.DataFrame, name: str | None = None) -> str:
     """The named time column, or the first whose values all parse as dates."""
     if name:
@@ -116,6 +136,13 @@ def read_frame(
             f"'{Path(path).name}': column '{tcol}' does not parse as dates — "
             "name the time column with --time-column"
         )
+    offsets = time_offsets(frame[tcol])
+    if "" in offsets and len(offsets) > 1:
+        raise DataError(
+            f"'{Path(path).name}': column '{tcol}' mixes times with a UTC offset "
+            f"({', '.join(o for o in offsets if o)}) and times without one — write every time "
+            "with its offset, or none and give their zone with --tz"
+        )
     values = frame.drop(columns=[tcol])
     if variables:
         cols = list(variables)
@@ -124,10 +151,10 @@ def read_frame(
         dropped = [c for c in values.columns if c not in cols and c != target]
         if dropped:
             log.info("%s: left out non-numeric column(s) %s", Path(path).name, ", ".join(dropped))
-    if target and target not in cols and target in values.columns:
-        cols = [target, *cols]
+    cols = target_first(target, cols, values.columns)
     out = values[[c for c in cols if c in values.columns]]
     out.index = pd.DatetimeIndex(times, name="time")
+    out.attrs["time_offsets"] = [o for o in offsets if o]
     return out
 
 
@@ -138,21 +165,17 @@ def load(
     variables: list[str] | None = None,
     target: str | None = None,
     timezone: str | None = None,
-    max_gap: int = 3,
+    **clean,
 ) -> Series:
     """Read and validate a local file (source ``csv``, symbol = file stem).
 
     ``target`` defaults to the first value column (with a notice when there are several).
+    ``clean``: ``max_gap``, ``fill``, ``duplicates`` for :func:`~forecaster.data.series.validate`.
     """
     path = Path(path).expanduser()
     frame = read_frame(path, time_column=time_column, variables=variables, target=target)
     return to_series(
-        frame,
-        path.stem,
-        target=target,
-        columns=variables or None,
-        timezone=timezone,
-        max_gap=max_gap,
+        frame, path.stem, target=target, columns=variables or None, timezone=timezone, **clean
     )
 
 
@@ -163,9 +186,14 @@ def to_series(
     target: str | None = None,
     columns: list[str] | None = None,
     timezone: str | None = None,
-    max_gap: int = 3,
+    offsets: list[str] | None = None,
+    **clean,
 ) -> Series:
-    """Validate a frame from :func:`read_frame` (frequency inferred, naive times in ``timezone``)."""
+    """Validate a frame from :func:`read_frame` (frequency inferred, naive times in ``timezone``).
+
+    ``offsets``: the UTC offsets its time column was written with; more than one, and times that
+    are then irregular or repeated in UTC, is reported as that cause.
+    """
     if frame.shape[1] == 0:
         raise DataError(
             f"csv:{name}: no numeric value columns — choose columns with --columns and a --target"
@@ -176,15 +204,78 @@ def to_series(
             log.info(
                 "csv:%s: no --target given; forecasting '%s' (the first value column)", name, target
             )
-    cols = list(columns) if columns else list(frame.columns)
-    if target not in cols and target in frame.columns:
-        cols = [target, *cols]
-    return validate(
-        frame,
-        target,
-        tz=timezone or "UTC",
-        max_gap=max_gap,
-        source="csv",
-        symbol=name,
-        columns=cols,
-    )
+    try:
+        return validate(
+            frame,
+            target,
+            tz=timezone or "UTC",
+            source="csv",
+            symbol=name,
+            columns=target_first(target, columns or frame.columns, frame.columns),
+            **clean,
+        )
+    except (OffGrid, DuplicateTimes) as exc:
+        offsets = offsets if offsets is not None else frame.attrs.get("time_offsets", [])
+        if len(offsets) < 2:
+            raise
+        raise DataError(
+            f"csv:{name}: the time column mixes UTC offsets ({', '.join(offsets[:4])}), and in "
+            f"UTC the times are not regular ({exc.detail}) — "
+            "check that each time carries its own offset, or write all times in UTC"
+        ) from None
+
+
+class LocalSource:
+    """A CSV or Parquet file, read on every load (never cached)."""
+
+    name = "csv"
+    title = "local file"
+    live = False
+
+    def resolve(self, cfg: DataConfig) -> base.Request:
+        if not cfg.path:
+            raise ConfigError("no file given — pass --csv PATH or set data.path")
+        if cfg.timezone == "auto":
+            raise ConfigError(
+                "--tz auto applies to weather only — give the zone of the file's naive times "
+                "(e.g. --tz Europe/Berlin), or leave it out for UTC"
+            )
+        path = Path(cfg.path).expanduser()
+        name = cache.safe_key(path.stem)
+        return base.Request(
+            source=self.name,
+            name=name,
+            label=path.name,
+            interval=cfg.interval,
+            key=base.series_key(self.name, name, None),
+            target=cfg.target,
+            columns=list(cfg.variables) or None,
+            flag=f"--csv {path}",
+            detail=path,
+        )
+
+    def covers(self, cached, req, cfg, *, need_end: bool) -> bool:
+        return False  # read directly, never cached
+
+    def fetch(self, req: base.Request, cfg: DataConfig, cached) -> base.Fetched:
+        frame = read_frame(
+            req.detail, time_column=cfg.time_column, variables=req.columns, target=req.target
+        )
+        meta = {"time_offsets": frame.attrs.get("time_offsets", [])}
+        return base.Fetched(
+            frame, meta, len(frame), origin="file", detail=f"local file {req.detail}"
+        )
+
+    def to_series(self, frame, meta: dict, req: base.Request, cfg: DataConfig, *, origin: str):
+        return to_series(
+            base.slice_span(frame, cfg, f"file {req.label}"),
+            req.detail.stem,
+            target=req.target,
+            columns=req.columns,
+            timezone=cfg.timezone,
+            offsets=meta.get("time_offsets", []),
+            **base.clean_options(cfg),
+        )
+
+
+SOURCE = LocalSource()

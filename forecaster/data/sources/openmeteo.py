@@ -28,9 +28,10 @@ import numpy as np
 import pandas as pd
 import requests
 
-from forecaster.data.series import Series, validate
-from forecaster.data.sources import http
-from forecaster.data.sources.snapshot import WEATHER_UNITS
+from forecaster.config import DataConfig
+from forecaster.data import cache
+from forecaster.data.series import Series, target_first, validate
+from forecaster.data.sources import base, http
 from forecaster.errors import ConfigError, SourceError
 
 log = logging.getLogger(__name__)
@@ -56,8 +57,20 @@ DAILY_DEFAULT = (
     "wind_speed_10m_max",
 )
 DEFAULT_TARGET = {"1h": "temperature_2m", "1d": "temperature_2m_max"}
+OVERLAP_DAYS = 7
+"""Days re-requested before the last complete cached row (the archive revises its newest days)."""
 UNITS = {
-    **WEATHER_UNITS,
+    "temperature_2m": "°C",
+    "relative_humidity_2m": "%",
+    "dew_point_2m": "°C",
+    "surface_pressure": "hPa",
+    "wind_speed_10m": "m/s",
+    "wind_direction_10m": "°",
+    "shortwave_radiation": "W/m²",
+    "temperature_2m_max": "°C",
+    "temperature_2m_min": "°C",
+    "precipitation_sum": "mm",
+    "wind_speed_10m_mean": "m/s",
     "precipitation": "mm",
     "rain": "mm",
     "snowfall": "cm",
@@ -163,14 +176,27 @@ def default_span(
 
 
 # -- the HTTP call -------------------------------------------------------------------------------------
+_NETWORK_ERRORS = (
+    requests.ConnectionError,
+    requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,  # the body was cut off mid-transfer
+    requests.exceptions.ContentDecodingError,  # a garbled compressed body
+)
+
+
 def _get(params: dict, timeout: float, session) -> dict:
-    """One request; HTTP 5xx/429 and network failures are Transient, an error body a SourceError."""
+    """One request; network failures, HTTP 5xx/429 and a body that is not JSON are Transient,
+    an error body or any other failed request a SourceError."""
     try:
         response = (session or requests).get(
             ARCHIVE_URL, params=params, timeout=(min(5.0, timeout), timeout)
         )
-    except (requests.ConnectionError, requests.Timeout) as exc:
+    except _NETWORK_ERRORS as exc:
         raise http.Transient(http.short_reason(exc)) from None
+    except requests.RequestException as exc:
+        raise SourceError(
+            f"Open-Meteo request failed ({http.short_reason(exc)}) — retry later"
+        ) from None
     status = response.status_code
     if status == 429 or status >= 500:
         raise http.Transient(f"HTTP {status} from Open-Meteo")
@@ -184,7 +210,7 @@ def _get(params: dict, timeout: float, session) -> dict:
         raise http.Transient("Open-Meteo answered with an unexpected JSON value")
     if body.get("error") or status >= 400:
         reason = " ".join(str(body.get("reason") or f"HTTP {status}").split())
-        raise SourceError(f"Open-Meteo rejected the request: {reason}")
+        raise SourceError(f"Open-Meteo rejected the request: {base.shorten(reason, 200)}")
     return body
 
 
@@ -222,17 +248,23 @@ def fetch_frame(
 
 
 def parse_response(body: dict, interval: str, variables: list[str]) -> pd.DataFrame:
-    """The archive's JSON -> canonical raw frame (see :func:`fetch_frame`)."""
+    """The archive's JSON -> canonical raw frame (see :func:`fetch_frame`); an answer of the wrong
+    shape (missing blocks, times that do not parse, values that are not numbers) is a SourceError."""
     key = INTERVALS[interval]
     block = body.get(key)
-    if not isinstance(block, dict) or "time" not in block:
+    if not isinstance(block, dict) or not isinstance(block.get("time"), list):
         raise SourceError(f"Open-Meteo answered without '{key}' data — check the variable names")
     missing = [v for v in variables if v not in block]
     if missing:
         raise SourceError(f"Open-Meteo answered without variable(s) {missing} — check their names")
     tz = str(body.get("timezone") or "UTC")
-    offset = pd.Timedelta(seconds=int(body.get("utc_offset_seconds") or 0))
-    naive = pd.DatetimeIndex(pd.to_datetime(block["time"]))
+    try:
+        offset = pd.Timedelta(seconds=int(body.get("utc_offset_seconds") or 0))
+        naive = pd.DatetimeIndex(pd.to_datetime(block["time"]))
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise SourceError(
+            f"Open-Meteo answered times that do not parse ({_first_line(exc)}) — retry later"
+        ) from None
     try:
         if interval == "1h":
             index = (naive - offset).tz_localize("UTC").tz_convert(tz)
@@ -245,13 +277,13 @@ def parse_response(body: dict, interval: str, variables: list[str]) -> pd.DataFr
     data = {}
     for v in variables:
         values = block[v]
-        if len(values) != len(naive):
-            raise SourceError(
-                f"Open-Meteo answered {len(values)} values of '{v}' for {len(naive)} times"
-            )
-        data[v] = np.array([np.nan if x is None else x for x in values], dtype=np.float64)
+        if not isinstance(values, list) or len(values) != len(naive):
+            n = len(values) if isinstance(values, list) else type(values).__name__
+            raise SourceError(f"Open-Meteo answered {n} values of '{v}' for {len(naive)} times")
+        data[v] = _numbers(values, v)
     frame = pd.DataFrame(data, index=index.as_unit("ns").rename("time"))
-    units = body.get(f"{key}_units") or {}
+    units = body.get(f"{key}_units")
+    units = units if isinstance(units, dict) else {}
     frame.attrs.update(
         timezone=tz,
         units={v: str(units.get(v) or UNITS.get(v, "")) for v in variables},
@@ -261,6 +293,31 @@ def parse_response(body: dict, interval: str, variables: list[str]) -> pd.DataFr
     return frame
 
 
+def _numbers(values: list, name: str) -> np.ndarray:
+    """JSON numbers (``null`` -> NaN) as float64; anything else is a SourceError naming it."""
+    try:
+        return np.array([np.nan if x is None else x for x in values], dtype=np.float64)
+    except (ValueError, TypeError):
+        bad = next((x for x in values if x is not None and not _is_number(x)), values[:3])
+    raise SourceError(
+        f"Open-Meteo answered a value that is not a number for '{name}' "
+        f"({base.shorten(repr(bad))}) — retry later"
+    )
+
+
+def _is_number(x) -> bool:
+    try:
+        float(x)
+    except (ValueError, TypeError):
+        return False
+    return True
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return base.shorten(text.splitlines()[0] if text else type(exc).__name__, 100)
+
+
 def to_series(
     frame: pd.DataFrame,
     name: str,
@@ -268,23 +325,125 @@ def to_series(
     *,
     target: str | None = None,
     columns: list[str] | None = None,
-    max_gap: int = 3,
     source: str = "open-meteo",
     units: dict[str, str] | None = None,
+    **clean,
 ) -> Series:
-    """Validate a canonical raw weather frame (hourly ``"h"`` or daily ``"D"`` grid)."""
+    """Validate a canonical raw weather frame (hourly ``"h"`` or daily ``"D"`` grid). ``clean``:
+    ``max_gap``, ``fill``, ``duplicates`` for :func:`~forecaster.data.series.validate`."""
     target = target or DEFAULT_TARGET[interval]
-    cols = list(columns) if columns else list(frame.columns)
-    if target not in cols:
-        cols = [target, *cols]
+    cols = target_first(target, columns or frame.columns)
     units = {**UNITS, **(units or {})}
     return validate(
         frame,
         target,
         freq="h" if interval == "1h" else "D",
-        max_gap=max_gap,
         source=source,
         symbol=name,
         units={c: units[c] for c in cols if units.get(c)},
         columns=cols,
+        **clean,
     )
+
+
+# -- the source: places, units, the archive's lag and revisions ----------------------------------------
+class OpenMeteoSource:
+    """Weather from the archive, cached; new rows resume a week before the last complete one."""
+
+    name = "open-meteo"
+    title = NAME
+    live = True
+
+    def resolve(self, cfg: DataConfig) -> base.Request:
+        interval = check_interval(cfg.interval)
+        place = resolve_place(cfg.symbol, cfg.latitude, cfg.longitude)
+        target = cfg.target or DEFAULT_TARGET[interval]
+        variables = target_first(target, cfg.variables or default_variables(interval))
+        name = cache.safe_key(place.name)
+        coords = f"--lat {place.latitude:g} --lon {place.longitude:g}"
+        return base.Request(
+            source=self.name,
+            name=name,
+            label=place.name if cfg.symbol else f"{place.latitude:g},{place.longitude:g}",
+            interval=interval,
+            key=base.series_key(self.name, name, interval),
+            target=target,
+            columns=variables,
+            flag=f"--city {place.name}" if place.name in CITIES else coords,
+            identity={
+                "source": self.name,
+                "symbol": place.name,
+                "interval": interval,
+                "latitude": place.latitude,
+                "longitude": place.longitude,
+            },
+            settings={"requested_tz": cfg.timezone or place.tz or "auto"},
+            fetch_columns=tuple(variables),
+            detail=place,
+        )
+
+    def covers(self, cached: cache.Cached, req, cfg: DataConfig, *, need_end: bool) -> bool:
+        if not base.reaches_back(cached, base.utc(cfg.start), whole=False):
+            return False
+        last = cached.last_complete
+        if not need_end:
+            return True
+        if cfg.end is None or last is None:
+            return False
+        step = pd.Timedelta(hours=1) if req.interval == "1h" else pd.Timedelta(days=1)
+        return last >= pd.Timestamp(cfg.end).tz_localize(last.tz) - step
+
+    def fetch(
+        self, req: base.Request, cfg: DataConfig, cached: cache.Cached | None
+    ) -> base.Fetched:
+        """The requested span (default: the archive's last 2 or 10 years), merged into ``cached``:
+        resumed a week before its last complete row when it reaches back far enough, else fetched
+        up to where it begins so the cached span stays one piece."""
+        start_date, end_date = default_span(req.interval, cfg.start, cfg.end)
+        variables = list(req.columns or ())
+        covers_from = base.utc(start_date).isoformat()
+        if cached is not None:
+            # every cached column, so the new rows are complete (and the next resume point advances)
+            variables = list(dict.fromkeys([*variables, *cached.frame.columns]))
+            if base.resumable(cached, base.utc(start_date)):
+                start_date = (cached.last_complete - pd.Timedelta(days=OVERLAP_DAYS)).date()
+                covers_from = cached.meta.get("covers_from")
+            else:
+                end_date = max(end_date, cached.frame.index[0].date())
+        new = None
+        if start_date <= end_date:
+            new = fetch_frame(
+                req.detail,
+                req.interval,
+                variables,
+                start_date=start_date,
+                end_date=end_date,
+                timezone=req.settings["requested_tz"],
+            )
+        units = dict(cached.meta.get("units", {})) if cached is not None else {}
+        meta = {"covers_from": covers_from, "timezone": None, "units": units}
+        if new is not None:
+            units.update(new.attrs.get("units", {}))
+            meta["timezone"] = new.attrs.get("timezone")
+        elif cached is not None:
+            meta["timezone"] = cached.meta.get("timezone")
+        if cached is None:
+            assert new is not None  # default_span never returns an empty span
+            return base.Fetched(new, meta, base.new_rows(None, new))
+        merged = cache.merge(cached.frame, new) if new is not None else cached.frame
+        return base.Fetched(merged, meta, base.new_rows(cached.frame, merged))
+
+    def to_series(self, frame, meta: dict, req: base.Request, cfg: DataConfig, *, origin: str):
+        return to_series(
+            base.slice_span(frame, cfg, f"{req.label} data"),
+            req.detail.name,
+            req.interval,
+            target=req.target,
+            columns=req.columns,
+            source=origin,
+            units=meta.get("units") or {},
+            **base.clean_options(cfg),
+        )
+
+
+SOURCE = OpenMeteoSource()

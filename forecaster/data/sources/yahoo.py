@@ -21,17 +21,19 @@ than that is an error. Failures: an unknown or delisted ticker raises :class:`No
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
-import re
-import warnings
 from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
 
-from forecaster.data.series import TRADING_DAYS, Series, validate
-from forecaster.data.sources import http
+from forecaster.config import DataConfig
+from forecaster.data import cache
+from forecaster.data.series import TRADING_DAYS, Series, target_first, validate
+from forecaster.data.sources import base, http, yfinance_call
+from forecaster.data.sources.yfinance_call import NoData
 from forecaster.errors import ConfigError, SourceError
 
 log = logging.getLogger(__name__)
@@ -66,10 +68,12 @@ LOOKBACK_DAYS = {
 """How far back Yahoo serves each intraday interval, in days."""
 REQUEST_DAYS = {"1m": 7}
 """Longest span Yahoo serves in one request, in days (1-minute bars)."""
-
-
-class NoData(SourceError):
-    """Yahoo Finance has no prices for this ticker (unknown, delisted) or this span."""
+OVERLAP_DAYS = {"1d": 7, "5d": 21, "1wk": 21, "1mo": 62, "3mo": 190}
+"""Days re-requested before the last cached row (daily and longer bars); intraday: 1 day."""
+READJUST_RTOL = 1e-5
+"""Relative change of an already-cached close that means Yahoo re-adjusted history (split/dividend)."""
+MAX_SYMBOL = 32
+"""Longest ticker accepted (Yahoo's longest, option symbols, have about 21 characters)."""
 
 
 def check_interval(interval: str) -> str:
@@ -83,6 +87,23 @@ def check_interval(interval: str) -> str:
 
 def is_intraday(interval: str) -> bool:
     return interval in INTRADAY_FREQ
+
+
+def check_symbol(symbol: str) -> str:
+    """Return ``symbol`` if it can be a Yahoo Finance ticker, else raise a one-line ConfigError."""
+    why = (
+        f"{len(symbol):,} characters; tickers have at most {MAX_SYMBOL}"
+        if len(symbol) > MAX_SYMBOL
+        else "it contains spaces or control characters"
+        if not symbol.isprintable() or any(c.isspace() for c in symbol)
+        else None
+    )
+    if why:
+        raise ConfigError(
+            f"'{base.shorten(symbol, 24)}' is not a Yahoo Finance ticker ({why}) — check --ticker "
+            "(e.g. AAPL, ^GSPC, BRK-B)"
+        )
+    return symbol
 
 
 # -- request span ------------------------------------------------------------------------------------
@@ -125,140 +146,6 @@ def request_window(
     return start, end
 
 
-# -- the yfinance call -------------------------------------------------------------------------------
-_TRANSIENT_NAMES = {
-    "Timeout",
-    "TimeoutError",
-    "ConnectionError",
-    "ConnectTimeout",
-    "ReadTimeout",
-    "ChunkedEncodingError",
-    "RemoteDisconnected",
-    "ProxyError",
-    "SSLError",
-    "DNSError",
-    "CurlError",
-}
-_NETWORK_WORDS = re.compile(
-    r"resolve host|timed? ?out|timeout|connection|network|too many requests|rate limit|"
-    r"currently down|ssl|proxy|dns",
-    re.IGNORECASE,
-)
-_yf_messages: list[str] = []
-
-
-class _YFinanceSink(logging.Handler):
-    """Keeps yfinance's warnings and errors for our message (and -v debug), off the terminal."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            msg = record.getMessage()
-        except Exception:  # a malformed third-party log call must not break a fetch
-            msg = str(record.msg)
-        if record.levelno >= logging.WARNING:
-            _yf_messages.append(msg)
-        log.debug("yfinance: %s", msg)
-
-
-def _silence_yfinance() -> None:
-    yf_log = logging.getLogger("yfinance")
-    if not any(isinstance(h, _YFinanceSink) for h in yf_log.handlers):
-        yf_log.addHandler(_YFinanceSink())
-    yf_log.propagate = False
-
-
-def _status_code(exc: BaseException) -> int | None:
-    response = getattr(exc, "response", None)
-    code = getattr(response, "status_code", None)
-    return code if isinstance(code, int) else None
-
-
-def _classify(exc: BaseException, symbol: str) -> BaseException:
-    """Map a yfinance/HTTP exception to NoData, SourceError or Transient (or leave a bug alone)."""
-    from yfinance import exceptions as yfe
-
-    if isinstance(exc, yfe.YFRateLimitError):
-        return http.Transient("rate limited by Yahoo: too many requests")
-    if isinstance(exc, yfe.YFTickerMissingError):
-        reason = getattr(exc, "yahoo_reason", None)
-        if reason and "delisted" not in reason.lower() and "not found" not in reason.lower():
-            return NoData(f"Yahoo Finance has no data for '{symbol}': {reason}")
-        return no_data(symbol)
-    if isinstance(exc, yfe.YFInvalidPeriodError):
-        return SourceError(f"Yahoo Finance rejected the request for '{symbol}': {exc}")
-    if isinstance(exc, yfe.YFDataException):
-        return http.Transient(http.short_reason(exc))
-    code = _status_code(exc)
-    if code == 404:
-        return no_data(symbol)
-    names = {t.__name__ for t in type(exc).__mro__}
-    if isinstance(exc, OSError | TimeoutError) or names & _TRANSIENT_NAMES:
-        return http.Transient(http.short_reason(exc))
-    return exc
-
-
-def no_data(symbol: str) -> NoData:
-    return NoData(
-        f"Yahoo Finance has no data for ticker '{symbol}' — check the symbol (e.g. AAPL) or "
-        "whether it is delisted"
-    )
-
-
-def _history(
-    symbol: str,
-    interval: str,
-    start: pd.Timestamp | None,
-    end: pd.Timestamp | None,
-    timeout: float,
-) -> tuple[pd.DataFrame, dict]:
-    """One ``Ticker.history`` call (auto_adjust=True, no actions) with a hard deadline."""
-    import yfinance as yf
-
-    _silence_yfinance()
-    kwargs: dict = {"interval": interval, "auto_adjust": True, "actions": False}
-    if start is None and end is None:
-        kwargs["period"] = "max"
-    else:
-        day = not is_intraday(interval)
-        if start is not None:
-            kwargs["start"] = start.date() if day else start.to_pydatetime()
-        if end is not None:
-            kwargs["end"] = end.date() if day else end.to_pydatetime()
-
-    def call() -> tuple[pd.DataFrame, dict]:
-        hide = yf.config.debug.hide_exceptions
-        yf.config.debug.hide_exceptions = False  # raise, so we can tell network from bad ticker
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                ticker = yf.Ticker(symbol)
-                frame = ticker.history(timeout=max(1.0, timeout - 1.0), **kwargs)
-                try:
-                    meta = dict(ticker.get_history_metadata() or {})
-                except Exception:  # metadata is optional (currency, time zone)
-                    meta = {}
-            return frame, meta
-        finally:
-            yf.config.debug.hide_exceptions = hide
-
-    _yf_messages.clear()
-    try:
-        frame, meta = http.call_with_deadline(call, timeout, what="yahoo")
-    except http.Transient:
-        raise
-    except Exception as exc:
-        mapped = _classify(exc, symbol)
-        if mapped is exc:
-            raise
-        raise mapped from None
-    if frame is None or len(frame) == 0 or frame.dropna(how="all").empty:
-        said = " | ".join(_yf_messages)
-        if said and _NETWORK_WORDS.search(said):
-            raise http.Transient(said.splitlines()[0][:120])
-        raise no_data(symbol)
-    return frame, meta
-
-
 def fetch_frame(
     symbol: str,
     interval: str = "1d",
@@ -278,7 +165,9 @@ def fetch_frame(
     s, e = request_window(interval, s, e)
 
     def attempt(timeout: float):
-        return _history(symbol, interval, s, e, timeout)
+        return yfinance_call.history(
+            symbol, interval, s, e, timeout, daily=not is_intraday(interval)
+        )
 
     raw, meta = http.retry(attempt, what=NAME, sleep_fn=sleep_fn)
     exchange_tz = meta.get("exchangeTimezoneName") or None
@@ -378,15 +267,14 @@ def to_series(
     *,
     target: str = "close",
     columns: list[str] | None = None,
-    max_gap: int = 3,
     source: str = "yahoo",
     currency: str = "USD",
+    **clean,
 ) -> Series:
     """Validate a canonical raw frame: daily bars as trading sessions (``"B"``; ``"D"`` for
-    instruments that also trade at weekends, e.g. crypto), intraday bars as trading-hours sessions."""
-    cols = list(columns) if columns else list(COLUMNS)
-    if target not in cols:
-        cols = [target, *cols]
+    instruments that also trade at weekends, e.g. crypto), intraday bars as trading-hours sessions.
+    ``clean``: ``max_gap``, ``fill``, ``duplicates`` for :func:`~forecaster.data.series.validate`."""
+    cols = target_first(target, columns or COLUMNS)
     intraday = is_intraday(interval)
     if intraday:
         freq: str | None = INTRADAY_FREQ[interval]
@@ -400,10 +288,132 @@ def to_series(
         target,
         freq=freq,
         tz=DAILY_TZ,
-        max_gap=max_gap,
         source=source,
         symbol=symbol,
         units=units_for(cols, currency),
         columns=cols,
         sessions=intraday or interval in LONG_FREQ,
+        **clean,
     )
+
+
+# -- the source: overlap, re-adjustment, sessions ---------------------------------------------------
+def readjusted(old: pd.DataFrame, new: pd.DataFrame) -> bool:
+    """True when closes Yahoo sent again differ from the cached ones (ignoring the newest cached
+    row, which may have been a partial session)."""
+    if len(new) == 0 or len(old) < 2:
+        return False
+    common = old.index[:-1].intersection(new.index)
+    if len(common) == 0:
+        return False
+    a = old.loc[common, "close"].to_numpy(dtype=np.float64)
+    b = new.loc[common, "close"].to_numpy(dtype=np.float64)
+    return not np.allclose(a, b, rtol=READJUST_RTOL, atol=0.0, equal_nan=True)
+
+
+class YahooSource:
+    """Stock bars, cached; a refresh re-requests a few days (revised last bar) and refetches the
+    whole history when Yahoo re-adjusted past prices."""
+
+    name = "yahoo"
+    title = NAME
+    live = True
+
+    def resolve(self, cfg: DataConfig) -> base.Request:
+        if not cfg.symbol:
+            raise ConfigError("no ticker given — pass --ticker SYMBOL or set data.symbol")
+        symbol = check_symbol(cfg.symbol.strip().upper())
+        interval = check_interval(cfg.interval)
+        columns = list(cfg.variables) or None
+        unknown = [c for c in [cfg.target, *(columns or [])] if c and c not in COLUMNS]
+        if unknown:
+            raise ConfigError(
+                f"Yahoo Finance series have columns {', '.join(COLUMNS)}; {unknown} is not "
+                "one of them (prices are already split- and dividend-adjusted: use close)"
+            )
+        name = cache.safe_key(symbol)
+        return base.Request(
+            source=self.name,
+            name=name,
+            label=symbol,
+            interval=interval,
+            key=base.series_key(self.name, name, interval),
+            target=cfg.target or "close",
+            columns=columns,
+            flag=f"--ticker {symbol}",
+            identity={"source": self.name, "symbol": symbol, "interval": interval},
+            fetch_columns=COLUMNS,
+        )
+
+    def covers(self, cached: cache.Cached, req, cfg: DataConfig, *, need_end: bool) -> bool:
+        whole = not is_intraday(req.interval)  # no start: daily bars mean the whole history
+        if not base.reaches_back(cached, base.utc(cfg.start), whole=whole):
+            return False
+        last = cached.last_complete
+        if not need_end:
+            return True
+        if cfg.end is None or last is None:
+            return False
+        # the last session before the end (a holiday only costs a fetch)
+        return last.tz_localize(None).normalize() >= pd.Timestamp(cfg.end) - pd.offsets.BDay(1)
+
+    def _wanted(self, req, cfg: DataConfig) -> pd.Timestamp | None:
+        """The oldest time to ask for (``None``: the whole history, daily and longer bars)."""
+        if not is_intraday(req.interval):
+            return None
+        return request_window(req.interval, base.utc(cfg.start), base.utc(cfg.end))[0]
+
+    def fetch(
+        self, req: base.Request, cfg: DataConfig, cached: cache.Cached | None
+    ) -> base.Fetched:
+        wanted, end = self._wanted(req, cfg), base.utc(cfg.end)
+        if cached is not None and base.resumable(cached, wanted):
+            resume = cached.last_complete - pd.Timedelta(days=OVERLAP_DAYS.get(req.interval, 1))
+            new = cached.frame.iloc[:0]
+            # NoData here means nothing since the last fetch (a weekend, a holiday)
+            with contextlib.suppress(NoData):
+                if end is None or end > resume:
+                    new = fetch_frame(req.label, req.interval, start=resume, end=end)
+            if not readjusted(cached.frame, new):
+                merged = cache.merge(cached.frame, new)
+                meta = {
+                    "covers_from": cached.meta.get("covers_from"),
+                    "currency": new.attrs.get("currency") or cached.meta.get("currency", "USD"),
+                    "exchange_tz": new.attrs.get("exchange_tz") or cached.meta.get("exchange_tz"),
+                }
+                return base.Fetched(merged, meta, base.new_rows(cached.frame, merged))
+            log.info(
+                "%s: Yahoo Finance re-adjusted past prices (a split or dividend) since the last "
+                "fetch; refetching the whole history",
+                req.label,
+            )
+            # every cached price is stale: replace the cache, do not merge into it
+            merged = frame = fetch_frame(req.label, req.interval, start=wanted, end=None)
+        else:
+            # with a cache, fetch up to now so the new span meets the cached one
+            frame = fetch_frame(
+                req.label, req.interval, start=wanted, end=None if cached is not None else end
+            )
+            merged = cache.merge(cached.frame, frame) if cached is not None else frame
+        meta = {
+            "covers_from": None if wanted is None else wanted.isoformat(),
+            "currency": frame.attrs.get("currency", "USD"),
+            "exchange_tz": frame.attrs.get("exchange_tz"),
+        }
+        before = cached.frame if cached is not None else None
+        return base.Fetched(merged, meta, base.new_rows(before, merged))
+
+    def to_series(self, frame, meta: dict, req: base.Request, cfg: DataConfig, *, origin: str):
+        return to_series(
+            base.slice_span(frame, cfg, f"{req.label} data"),
+            req.label,
+            req.interval,
+            target=req.target or "close",
+            columns=req.columns,
+            source=origin,
+            currency=str(meta.get("currency") or "USD"),
+            **base.clean_options(cfg),
+        )
+
+
+SOURCE = YahooSource()
