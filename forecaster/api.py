@@ -25,9 +25,15 @@ import pandas as pd
 from forecaster import config as cfgmod
 from forecaster.backtest import baselines as bl
 from forecaster.backtest import metrics as mt
-from forecaster.backtest.engine import BacktestResult, backtest_span, run_backtest
+from forecaster.backtest.engine import (
+    BacktestResult,
+    backtest_span,
+    baseline_forecasts,
+    run_backtest,
+    usable_baselines,
+)
 from forecaster.backtest.report import write_report
-from forecaster.config import Config, make_config
+from forecaster.config import BacktestConfig, Config, make_config
 from forecaster.data.loader import load_series, series_key
 from forecaster.data.series import Series
 from forecaster.errors import ModelError
@@ -71,24 +77,25 @@ class FitResult:
     key: str
     version: VersionInfo | None
     table: pd.DataFrame
-    """Rows: gru, naive, seasonal_naive; columns: mae, rmse (target units), windows; attrs["season"]."""
+    """Rows: gru and every baseline; columns: mae, rmse (target units), windows; attrs["season"]."""
     seconds: float
     promoted: bool = False
 
 
-def validation_table(model: FittedModel, season: int) -> pd.DataFrame:
-    """MAE and RMSE (target units) of the model, naive and seasonal naive on the model's validation windows.
+def validation_table(model: FittedModel, bcfg: BacktestConfig) -> pd.DataFrame:
+    """MAE and RMSE (target units) of the model and every baseline on the model's validation windows.
 
-    The model's own errors were measured on these windows during the fit (``model.metrics``); only
-    the baselines are computed here.
+    The model's own errors were measured on these windows during the fit (``model.metrics``). The
+    baselines read only rows before each origin; Ridge is fitted on the training split, like the
+    model. Rows: gru, then :data:`~forecaster.backtest.baselines.BASELINES`; ``attrs["season"]``.
     """
     origins = model.split_origins("val")
     y, horizon = model.series.values, model.horizon
+    season = bcfg.season or bl.season_for(model.freq)
     actual = y[origins[:, None] + np.arange(horizon)]
-    forecasts = {
-        "naive": bl.naive(y, origins, horizon),
-        "seasonal_naive": bl.seasonal_naive(y, origins, horizon, season),
-    }
+    train_end = int(origins[0]) - model.lookback  # the validation split's first row
+    methods = usable_baselines(bcfg, season, horizon, train_end)
+    forecasts = baseline_forecasts(y, origins, horizon, bcfg, season, methods, (0, train_end), None)
     rows = {
         "gru": {
             "mae": model.metrics["val_mae"],
@@ -123,8 +130,7 @@ def fit(
     t0 = time.perf_counter()
     model = fit_model(series, cfg, init_from=init_from)
     seconds = time.perf_counter() - t0
-    season = cfg.backtest.season or bl.season_for(series.freq)
-    table = validation_table(model, season)
+    table = validation_table(model, cfg.backtest)
     model.meta.setdefault("metrics", {}).update(
         {
             f"val_{name}_{m}": float(v)
@@ -307,6 +313,23 @@ def backtest(
 
 
 # -- helpers for callers ------------------------------------------------------------------------------
+def anchor_summary(model: FittedModel) -> str:
+    """One line: what the model started from and whether training beat it on validation."""
+    anchor = model.meta.get("anchor") or {}
+    name = str(anchor.get("name", "naive")).replace("_", " ")
+    if anchor.get("is_anchor"):
+        return f"The GRU did not beat {name} on validation; the saved model forecasts as {name}."
+    selection = anchor.get("selection") or {}
+    if "p_value" not in selection:
+        return f"The GRU started from {name}; no validation decided between them."
+    share = float(anchor.get("blend", 1.0))
+    kept = "" if share >= 1 else f"; {share:.0%} of the learned correction kept"
+    return (
+        f"The GRU beat {name} on validation (MAE {selection['trained_mae']:.4g} vs "
+        f"{selection['anchor_mae']:.4g}, p={selection['p_value']:.2g}){kept}."
+    )
+
+
 def describe_fit(result: FitResult) -> str:
     """A short human-readable summary of a fit (what the CLI prints)."""
     s, m, c = result.series, result.model, result.model.config
@@ -331,6 +354,7 @@ def describe_fit(result: FitResult) -> str:
         lines.append(
             f"  {name:<20}{row['mae']:>10.4g}{row['rmse']:>10.4g}  {marks.strip() and '* best'}"
         )
+    lines.append(anchor_summary(m))
     if result.version is not None:
         lines.append(f"Saved {result.key} version {result.version.version}")
         lines.append(f"  {result.version.path}")

@@ -103,6 +103,13 @@ class ModelConfig(StrictModel):
     dropout: float = Field(0.1, ge=0.0, lt=1.0)
     calendar: list[Literal["hour", "dayofweek", "dayofyear"]] | None = None
     """Calendar features as sin/cos pairs; ``None`` picks by frequency (hourly: hour + dayofyear)."""
+    anchor: Literal["auto", "naive", "seasonal_naive", "drift"] = "auto"
+    """The forecast an untrained model makes and training corrects: ``auto`` picks the one of naive,
+    seasonal naive (season from ``backtest.season`` or the frequency) and drift over the lookback
+    with the lowest error on the training split. The saved config names the anchor chosen."""
+    scale: Literal["level", "diff"] = "diff"
+    """How each window's spread is measured for the per-window normalisation: the std of the values
+    (``level``) or of their one-step changes (``diff``, the volatility of a random walk)."""
 
 
 class TrainConfig(StrictModel):
@@ -135,6 +142,13 @@ class TrainConfig(StrictModel):
     limit_train_batches: float | int | None = None
     warm_start: bool = False
     """Initialise from the current champion's weights when the shapes match (retraining)."""
+    confidence: float = Field(0.99, ge=0, lt=1)
+    """Keep what training learned only when it beats the anchor on the validation windows with this
+    confidence (a one-sided Diebold-Mariano test on the MAE); otherwise the saved model forecasts as
+    its anchor. 0 keeps any gain, however small."""
+    blend: bool = True
+    """Then keep the share of the learned correction (0, 0.05, ..., 1) that forecasts the validation
+    windows best, so a correction that overshoots is damped rather than taken whole."""
 
     @model_validator(mode="after")
     def _check_split(self) -> TrainConfig:

@@ -31,6 +31,7 @@ from pydantic import Field, model_validator
 
 from forecaster import api
 from forecaster import config as cfgmod
+from forecaster.backtest.baselines import BASELINES
 from forecaster.backtest.engine import run_backtest
 from forecaster.config import BacktestConfig, Config, StrictModel
 from forecaster.data.loader import series_key
@@ -75,6 +76,10 @@ class NightlyConfig(StrictModel):
     metric: Literal["mae", "rmse", "smape"] = "mae"
     margin: float = Field(0.0, ge=0, lt=1)
     """Promote only if the challenger's error < champion's x (1 - margin)."""
+    require_beat_baseline: bool = True
+    """Also require the challenger's error < the best baseline's x (1 - margin) on the same holdout
+    (naive, seasonal naive, drift, moving average, Ridge): a model that a forecast without a model
+    beats is not promoted. A series with no usable champion still gets the challenger."""
     holdout_fraction: float = Field(0.1, gt=0, lt=0.5)
     """The most recent share of the series on which challenger and champion are scored."""
     max_holdout_origins: int = Field(500, ge=1)
@@ -144,16 +149,16 @@ class JobOutcome:
 def score_on_holdout(
     models: dict[str, FittedModel], series: Series, fraction: float, max_origins: int
 ) -> tuple[dict[str, dict[str, float]], int]:
-    """Score each model with the backtest engine on the identical most recent origins of ``series``.
+    """Score each model and every baseline with the backtest engine on identical recent origins.
 
-    Returns ``{name: {metric: value}}`` for every model and the naive baseline, and the origin count.
-    A model whose forecasts are not finite scores ``inf`` (never promoted).
+    Returns ``{name: {metric: value}}`` for every model and baseline, and the origin count. A
+    method whose forecasts are not finite scores ``inf`` (never promoted, never the best baseline).
     """
     cfg = BacktestConfig(max_origins=max_origins)
     scores: dict[str, dict[str, float]] = {}
     n_origins = 0
     for name, model in models.items():
-        baselines = () if "naive" in scores else ("naive",)  # the same origins for every model
+        baselines = () if scores else BASELINES  # the same origins for every model
         result = run_backtest(
             series, model, cfg=cfg, test_fraction=fraction, model_name=name, baselines=baselines
         )
@@ -164,6 +169,12 @@ def score_on_holdout(
             else:
                 scores[method] = {m: float(result.metrics.loc[method, m]) for m in SCORES}
     return scores, n_origins
+
+
+def best_baseline(scores: dict[str, dict[str, float]], metric: str) -> tuple[str, float]:
+    """The baseline with the lowest ``metric`` among ``scores`` (ties: report order)."""
+    name = min((b for b in BASELINES if b in scores), key=lambda b: scores[b][metric])
+    return name, scores[name][metric]
 
 
 def _champion_data_end(info) -> pd.Timestamp | None:
@@ -280,7 +291,12 @@ def _decide(
     champion: FittedModel | None,
     series: Series,
 ) -> None:
-    """Score challenger (and champion) on the holdout and promote or keep; fills ``out``."""
+    """Score challenger, champion and baselines on the holdout and promote or keep; fills ``out``.
+
+    The challenger must be finite, beat the champion by the margin and, with
+    ``require_beat_baseline``, beat the best baseline by the margin too. Without a usable champion
+    it is promoted (a series must have a model to serve), and the reason says how it compares.
+    """
     if not np.isfinite(result.table.loc["gru", ["mae", "rmse"]].to_numpy(dtype=float)).all():
         out.status = "kept"
         out.reason = "challenger diverged (non-finite validation error); not promoted"
@@ -289,25 +305,38 @@ def _decide(
     scores, n_origins = score_on_holdout(
         models, series, nightly.holdout_fraction, nightly.max_holdout_origins
     )
-    metric = nightly.metric
+    metric, margin = nightly.metric, nightly.margin
     out.scores = {f"{name}_{metric}": s[metric] for name, s in scores.items()} | {
         "holdout_origins": n_origins
     }
     chall = scores["challenger"][metric]
+    base_name, base = best_baseline(scores, metric)
+    beats_base = chall < base * (1 - margin)
+    versus_base = (
+        f"{'beats' if beats_base else 'does not beat'} the best baseline {base_name} "
+        f"({metric} {chall:.4g} vs {base:.4g}, margin {margin:.0%})"
+    )
     if not np.isfinite(chall):
         out.status, out.reason = "kept", "challenger produced non-finite forecasts; not promoted"
     elif "champion" not in scores:
         st.promote(out.key, out.challenger, reason="no usable champion")
-        out.status, out.reason, out.champion_after = "promoted", "no champion yet", out.challenger
+        out.status, out.champion_after = "promoted", out.challenger
+        out.reason = "no champion yet" + ("" if beats_base else f"; the challenger {versus_base}")
+    elif nightly.require_beat_baseline and not beats_base:
+        out.status, out.reason = "kept", f"challenger {versus_base}; not promoted"
     else:
         champ = scores["champion"][metric]
-        if chall < champ * (1 - nightly.margin):
+        if chall < champ * (1 - margin):
             st.promote(out.key, out.challenger, reason=f"{metric} {chall:.4g} < {champ:.4g}")
             out.status, out.champion_after = "promoted", out.challenger
-            out.reason = f"challenger {metric} {chall:.4g} beats champion {champ:.4g} (margin {nightly.margin:.0%})"
+            out.reason = (
+                f"challenger {metric} {chall:.4g} beats champion {champ:.4g} (margin {margin:.0%})"
+            )
+            if nightly.require_beat_baseline:
+                out.reason += f" and {versus_base.replace('beats ', '', 1)}"
         else:
             out.status = "kept"
-            out.reason = f"challenger {metric} {chall:.4g} does not beat champion {champ:.4g} by margin {nightly.margin:.0%}"
+            out.reason = f"challenger {metric} {chall:.4g} does not beat champion {champ:.4g} by margin {margin:.0%}"
 
 
 @dataclass

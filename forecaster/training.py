@@ -24,7 +24,7 @@ import tempfile
 import threading
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,15 +35,18 @@ import numpy as np
 import pandas as pd
 import torch
 import yaml
-from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint, TQDMProgressBar
+from lightning.pytorch.callbacks import Callback, EarlyStopping, TQDMProgressBar
 from lightning.pytorch.callbacks.progress.tqdm_progress import Tqdm
 
+from forecaster.backtest.baselines import season_for
+from forecaster.backtest.metrics import diebold_mariano
 from forecaster.config import Config, dump_config, validate_config
 from forecaster.data.features import FeatureSpec, build_features
 from forecaster.data.series import Series
 from forecaster.data.windows import SeriesDataModule, split_bounds, window_starts
 from forecaster.errors import ConfigError, DataError, ForecasterError, ModelError
 from forecaster.io import atomic_path, write_json, write_text
+from forecaster.models.anchor import anchor_scores, candidates
 from forecaster.models.gru import GRURegressor
 
 log = logging.getLogger(__name__)
@@ -60,8 +63,13 @@ MAX_THREADS = 4
 
 # -- building blocks --------------------------------------------------------------------------------
 def build_module(cfg: Config, n_features: int) -> GRURegressor:
-    """A fresh network sized by the config (and the feature count of its spec)."""
+    """A fresh network sized by the config (and the feature count of its spec).
+
+    ``model.anchor`` must be resolved (as in a saved config); ``auto`` -- a config saved before
+    anchors existed -- builds the naive start those models had.
+    """
     m, t = cfg.model, cfg.train
+    anchor = "naive" if m.anchor == "auto" else m.anchor
     return GRURegressor(
         n_features=n_features,
         lookback=m.lookback,
@@ -72,6 +80,9 @@ def build_module(cfg: Config, n_features: int) -> GRURegressor:
         dropout=m.dropout,
         learning_rate=t.learning_rate,
         weight_decay=t.weight_decay,
+        scale=m.scale,
+        anchor=anchor,
+        season=(cfg.backtest.season or 1) if anchor == "seasonal_naive" else 1,
     )
 
 
@@ -160,39 +171,170 @@ class _History(Callback):
         self.epochs: list[dict[str, float]] = []
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        row = {"epoch": trainer.current_epoch + 1}
-        for key in ("train_loss", "val_loss", "val_mae", "val_rmse"):
-            if key in trainer.callback_metrics:
-                row[key] = round(float(trainer.callback_metrics[key]), 6)
-        self.epochs.append(row)
+        self.epochs.append(_epoch_row(trainer.current_epoch + 1, trainer.callback_metrics))
 
 
-def _resolved_config(cfg: Config, series: Series, spec: FeatureSpec) -> Config:
-    """The config with source defaults made explicit: target, covariates and calendar as trained."""
+def _epoch_row(epoch: int, metrics: dict[str, Any]) -> dict[str, float]:
+    row: dict[str, float] = {"epoch": epoch}
+    for key in ("train_loss", "val_loss", "val_mae", "val_rmse"):
+        if key in metrics:
+            row[key] = round(float(metrics[key]), 6)
+    return row
+
+
+class _KeepBest(Callback):
+    """The weights of the epoch with the lowest ``val_mae`` (units), kept in memory.
+
+    Armed with the score and weights of the model *before* training (epoch 0: the anchor, or the
+    warm start), so a training run that never beats its starting point returns the starting point.
+    """
+
+    def __init__(self) -> None:
+        self.score = float("inf")
+        self.epoch: int | None = None
+        self.state: dict[str, torch.Tensor] | None = None
+        self.validated = False  # did any validation run after training started?
+
+    def arm(self, score: float, module: pl.LightningModule) -> None:
+        self.score, self.epoch, self.state = score, 0, _copy_state(module)
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self.state is None or trainer.sanity_checking or trainer.state.fn != "fit":
+            return
+        self.validated = True
+        score = float(trainer.callback_metrics.get("val_mae", float("nan")))
+        if score < self.score:  # NaN never wins
+            self.score, self.epoch = score, trainer.current_epoch + 1
+            self.state = _copy_state(pl_module)
+
+
+def _copy_state(module: pl.LightningModule) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+
+def _resolved_config(cfg: Config, series: Series, spec: FeatureSpec, anchor: Anchor) -> Config:
+    """The config with defaults made explicit: target, covariates, calendar and anchor as trained."""
     out = cfg.model_copy(deep=True)
     out.data.target = series.target
     out.data.covariates = list(spec.covariates)
     out.model.calendar = list(spec.calendar)
+    out.model.anchor = anchor.name
+    if anchor.name == "seasonal_naive":
+        out.backtest.season = anchor.season
     return out
 
 
 def _warm_start(module: GRURegressor, init: FittedModel, spec: FeatureSpec) -> bool:
-    """Copy ``init``'s weights when the features and every tensor shape match."""
-    mine, theirs = module.state_dict(), init.module.state_dict()
+    """Copy ``init``'s learned weights when the features, the anchor and every shape match."""
+    mine, theirs = module.state_dict(), _legacy_state(init.module.state_dict(), module)
     same = spec.names == init.spec.names and mine.keys() == theirs.keys()
     same = same and all(mine[k].shape == theirs[k].shape for k in mine)
+    same = same and torch.equal(mine["anchor_map"], theirs["anchor_map"])
     if same:
-        module.load_state_dict(theirs)
+        module.load_state_dict(theirs | {"blend": mine["blend"]})  # train the full correction
     else:
-        log.info("warm start skipped: the previous model's features or shapes differ")
+        log.info("warm start skipped: the previous model's features, anchor or shapes differ")
     return same
 
 
-def _fit_interruptible(trainer: pl.Trainer, module: GRURegressor, dm: SeriesDataModule) -> None:
-    """``trainer.fit``, but Ctrl+C raises KeyboardInterrupt (Lightning would ``sys.exit(1)``)."""
+def _legacy_state(state: dict[str, torch.Tensor], module: GRURegressor) -> dict[str, torch.Tensor]:
+    """A state_dict saved before anchors existed lacks anchor_map and blend: it started naive."""
+    fresh = module.state_dict()
+    return {k: fresh[k] for k in ("anchor_map", "blend") if k not in state} | dict(state)
+
+
+# -- the anchor ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Anchor:
+    """The simple forecast a fit starts from, and how the candidates scored on the training windows."""
+
+    name: str
+    season: int
+    train_scores: dict[str, float]
+    """Candidate -> MAE in normalised units (per-window scale) over the training windows."""
+
+
+MAX_ANCHOR_WINDOWS = 20_000
+"""Training windows scored per anchor candidate (evenly spaced): plenty to rank three forecasts."""
+
+
+def choose_anchor(dm: SeriesDataModule, cfg: Config, freq: str) -> Anchor:
+    """Score naive, seasonal naive and drift on the training windows; the configured or best one wins.
+
+    Only the training split is read, so the choice leaks nothing from validation or test. Ties go
+    to the simpler forecast (naive, then seasonal naive, then drift).
+    """
+    m = cfg.model
+    season = cfg.backtest.season or season_for(freq)
+    names = candidates(m.lookback, season)
+    if m.anchor != "auto":
+        if m.anchor not in names:
+            raise ConfigError(
+                f"model.anchor={m.anchor} does not fit lookback {m.lookback} (season {season}) — "
+                "use a lookback of at least one season, or model.anchor: auto"
+            )
+        names = [m.anchor]
+    ds = dm.datasets["train"]
+    starts = ds.starts
+    if len(starts) > MAX_ANCHOR_WINDOWS:
+        starts = starts[torch.linspace(0, len(starts) - 1, MAX_ANCHOR_WINDOWS).long()]
+    target = ds.windows[starts, 0]  # (N, L + H) target values, gathered from the shared view
+    L = m.lookback
+    scores = anchor_scores(target[:, :L], target[:, L:], names, season, m.scale)
+    best = min(names, key=lambda n: scores[n])  # min keeps the first of equal scores
+    return Anchor(best, season, {k: round(v, 6) for k, v in scores.items()})
+
+
+BLEND_GRID = np.linspace(0.0, 1.0, 21)
+
+
+def _val_forecasts(module: GRURegressor, dm: SeriesDataModule) -> tuple[np.ndarray, ...]:
+    """The model's and the anchor's forecasts and the actuals, each (n, H) in units, on the val windows."""
+    model_fc, anchor_fc, actual = [], [], []
+    ds = dm.datasets["val"]
+    module.eval()
+    with torch.inference_mode():
+        for chunk in torch.arange(len(ds)).split(PREDICT_BATCH):
+            x, y = ds[chunk]
+            x = x.to(module.device)
+            model_fc.append(module(x).double().cpu())
+            anchor_fc.append(module.forward_anchor(x).double().cpu())
+            actual.append(y.double())
+    return tuple(torch.cat(p).numpy() for p in (model_fc, anchor_fc, actual))
+
+
+def select_correction(
+    module: GRURegressor, dm: SeriesDataModule, confidence: float, blend: bool
+) -> tuple[float, dict[str, Any]]:
+    """How much of the learned correction to keep: 0 (the anchor) .. 1 (the trained model).
+
+    0 unless the trained model beats the anchor on the validation windows with ``confidence``
+    (one-sided Diebold-Mariano test on per-window MAE, Newey-West lags = horizon). Then, with
+    ``blend``, the share of the grid 0, 0.05, .., 1 with the lowest validation MAE (forecasts are
+    linear in the share), else 1. Returns the share and what decided it (MAEs in units).
+    """
+    full, base, y = _val_forecasts(module, dm)
+    t_stat, p_value = diebold_mariano(y, full, base, lag=module.hparams.horizon)
+    info: dict[str, Any] = {
+        "anchor_mae": float(np.abs(base - y).mean()),
+        "trained_mae": float(np.abs(full - y).mean()),
+        "dm_t": round(t_stat, 3),
+        "p_value": round(p_value, 4),
+    }
+    if p_value > 1.0 - confidence:
+        return 0.0, info | {"decision": f"gain not significant (p={p_value:.2f})"}
+    if not blend:
+        return 1.0, info | {"decision": "significant gain"}
+    maes = np.array([np.abs(base + a * (full - base) - y).mean() for a in BLEND_GRID])
+    share = float(BLEND_GRID[int(np.argmin(maes))])
+    return share, info | {"decision": "significant gain", "chosen_mae": float(maes.min())}
+
+
+def _run_interruptible(run: Callable[[], Any], trainer: pl.Trainer) -> Any:
+    """``run()`` (a Trainer call), but Ctrl+C raises KeyboardInterrupt (Lightning would ``sys.exit(1)``)."""
     handler = signal.getsignal(signal.SIGINT)
     try:
-        trainer.fit(module, datamodule=dm)
+        return run()
     except SystemExit:
         if not trainer.interrupted:
             raise
@@ -212,13 +354,19 @@ def fit_model(
     callbacks: list[Callback] | None = None,
     trainer_kwargs: dict[str, Any] | None = None,
 ) -> FittedModel:
-    """Train a GRU on ``series`` as ``cfg`` says; return the best (by val_loss) model, in eval mode.
+    """Train a GRU on ``series`` as ``cfg`` says; return the best model by validation MAE, in eval mode.
+
+    The network starts as its anchor (:func:`choose_anchor`) and is validated before the first
+    epoch; that "epoch 0" competes with every trained epoch, and early stopping counts from it, so
+    a run that never beats its anchor ends after ``train.patience`` epochs and returns the anchor.
+    With ``model.blend`` the share of the learned correction is then chosen on validation.
 
     ``out_dir``: where the CSV/TensorBoard logs go (``out_dir/logs``); ``None`` keeps them in a
     temporary folder that is removed (the epoch history is still in ``meta["history"]``).
-    ``init_from``: warm start from a previous model when features and shapes match.
+    ``init_from``: warm start from a previous model when features, anchor and shapes match.
     ``progress_bar`` overrides ``train.progress_bar``; ``trainer_kwargs`` go to the Trainer as they
-    are (e.g. ``fast_dev_run=True``, ``limit_val_batches``).
+    are (e.g. ``fast_dev_run=True``, ``limit_val_batches``); under ``fast_dev_run`` or a
+    ``max_steps`` that ends before any validation, the last weights are kept.
     """
     t, m = cfg.train, cfg.model
     pl.seed_everything(t.seed, workers=True, verbose=False)
@@ -228,28 +376,21 @@ def fit_model(
     dm = SeriesDataModule(series, cfg)
     dm.setup("fit")
     assert dm.spec is not None
-    resolved = _resolved_config(cfg, series, dm.spec)
+    anchor = choose_anchor(dm, cfg, series.freq)
+    resolved = _resolved_config(cfg, series, dm.spec, anchor)
     module = build_module(resolved, dm.spec.n_features)
     warm = _warm_start(module, init_from, dm.spec) if init_from is not None else False
 
     # The bar is for people watching a terminal; in cron logs and pipes it is noise.
     show_bar = (t.progress_bar and sys.stderr.isatty()) if progress_bar is None else progress_bar
-    history = _History()
+    history, keep = _History(), _KeepBest()
     started = time.perf_counter()
     with (
         tempfile.TemporaryDirectory(prefix="forecaster-fit-") as tmp,
         _quiet_and_threaded(_cpu_threads()),
     ):
-        ckpt = ModelCheckpoint(
-            dirpath=Path(tmp) / "checkpoints",
-            filename="best",
-            monitor="val_loss",
-            mode="min",
-            save_top_k=1,
-            save_weights_only=True,
-        )
         # strict=False: a max_steps that ends mid-epoch skips validation; keep the last weights then.
-        stop = EarlyStopping(monitor="val_loss", mode="min", patience=t.patience, strict=False)
+        stop = EarlyStopping(monitor="val_mae", mode="min", patience=t.patience, strict=False)
         bar = [_EpochBar()] if show_bar else []
         kwargs: dict[str, Any] = dict(
             accelerator=t.accelerator,
@@ -260,7 +401,7 @@ def fit_model(
             limit_train_batches=t.limit_train_batches,
             gradient_clip_val=t.gradient_clip,
             deterministic=t.deterministic,
-            callbacks=[stop, ckpt, history, *bar, *(callbacks or [])],
+            callbacks=[stop, keep, history, *bar, *(callbacks or [])],
             logger=_make_logger(t.logger, Path(out_dir) if out_dir is not None else Path(tmp)),
             enable_progress_bar=show_bar,
             enable_model_summary=False,
@@ -270,19 +411,45 @@ def fit_model(
             default_root_dir=tmp,
         )
         trainer = pl.Trainer(**(kwargs | (trainer_kwargs or {})))
-        _fit_interruptible(trainer, module, dm)
-        best_epoch, best_score = None, ckpt.best_model_score
-        if ckpt.best_model_path:  # no checkpoint under fast_dev_run: keep the last weights
-            best = torch.load(ckpt.best_model_path, map_location="cpu", weights_only=True)
-            module.load_state_dict(best["state_dict"])
-            best_epoch = int(best["epoch"]) + 1
+        # Epoch 0: the untrained model (its anchor) on the validation windows.
+        (start,) = _run_interruptible(
+            lambda: trainer.validate(module, datamodule=dm, verbose=False), trainer
+        )
+        keep.arm(float(start["val_mae"]), module)
+        stop.best_score = torch.tensor(float(start["val_mae"]))
+        _run_interruptible(lambda: trainer.fit(module, datamodule=dm), trainer)
+        best_epoch = None
+        if keep.validated and not trainer.fast_dev_run:
+            module.load_state_dict(keep.state)
+            best_epoch = keep.epoch
     seconds = time.perf_counter() - started
     module = module.cpu().eval()
+    blend, selection = 1.0, {}
+    # Weights other than the anchor's won on validation (a trained epoch, or a warm start): by
+    # enough to trust, and how much of the correction to keep?
+    if best_epoch is not None and (best_epoch > 0 or warm):
+        blend, selection = select_correction(module, dm, t.confidence, t.blend)
+        module.blend.fill_(blend)
 
-    meta = _meta(series, dm, module, history.epochs, seconds, precision, warm)
+    meta = _meta(
+        series, dm, module, [_epoch_row(0, start), *history.epochs], seconds, precision, warm
+    )
+    meta["epochs_trained"] = len(history.epochs)
     meta["best_epoch"] = best_epoch
-    if best_score is not None:
-        meta["metrics"]["val_loss"] = float(best_score)
+    meta["anchor"] = {
+        "name": anchor.name,
+        "season": anchor.season if anchor.name == "seasonal_naive" else None,
+        "train_scores": anchor.train_scores,
+        "val_mae": round(float(start["val_mae"]), 6) if not warm else None,
+        "blend": blend,
+        "selection": selection,
+        # The saved model forecasts exactly as its anchor: no trained epoch (or share) beat it.
+        "is_anchor": blend == 0.0 or (best_epoch == 0 and not warm),
+    }
+    if best_epoch is not None:
+        meta["metrics"]["val_loss"] = float(
+            meta["history"][best_epoch].get("val_loss", float("nan"))
+        )
     fitted = FittedModel(module=module, config=resolved, spec=dm.spec, meta=meta, series=series)
     y = series.values
     for split in ("val", "test"):
@@ -522,7 +689,9 @@ class FittedModel:
         module = build_module(cfg, spec.n_features)
         read(
             "model.pt",
-            lambda p: module.load_state_dict(torch.load(p, map_location="cpu", weights_only=True)),
+            lambda p: module.load_state_dict(
+                _legacy_state(torch.load(p, map_location="cpu", weights_only=True), module)
+            ),
         )
         return cls(module=module.eval(), config=cfg, spec=spec, meta=meta)
 

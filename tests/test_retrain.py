@@ -31,6 +31,7 @@ TINY = {
     "train.logger": "none",
 }
 CUT = 900  # rows in the first night's file
+REAL_FIT_MODEL = api.fit_model
 
 
 @pytest.fixture
@@ -56,7 +57,7 @@ def test_two_nights_with_new_rows_train_and_decide(csv_file):
     cfg = nightly(csv_file(CUT))
     first = retrain(cfg)
     (o1,) = first.outcomes
-    assert o1.status == "promoted" and o1.reason == "no champion yet"
+    assert o1.status == "promoted" and o1.reason.startswith("no champion yet")
     assert o1.champion_after == o1.challenger
 
     csv_file(CUT + 5)  # five new trading days arrive
@@ -99,11 +100,11 @@ def test_dry_run_trains_nothing(csv_file):
 
 def _sabotage(monkeypatch, how):
     """Make the next challenger worse (or NaN) than anything a real fit would produce."""
-    real_fit_model = api.fit_model
 
     def fit_model(series, cfg, **kw):
-        fitted = real_fit_model(series, cfg, **kw)
+        fitted = REAL_FIT_MODEL(series, cfg, **kw)
         with torch.no_grad():
+            fitted.module.blend.fill_(1.0)  # the whole (sabotaged) correction, not the anchor
             for p in fitted.module.parameters():
                 how(p)
         return fitted
@@ -121,6 +122,30 @@ def test_worse_challenger_is_not_promoted(csv_file, monkeypatch):
     assert o2.status == "kept", o2.reason
     assert o2.scores["challenger_mae"] > o2.scores["champion_mae"]
     assert api.store().champion(o2.key) == o1.challenger
+
+
+@pytest.mark.parametrize("require", [True, False])
+def test_challenger_that_loses_to_a_baseline_is_not_promoted(csv_file, monkeypatch, require):
+    """Better than a bad champion, worse than the best baseline: kept, and the reason names it."""
+    cfg = nightly(csv_file(CUT), require_beat_baseline=require)
+    gen = torch.Generator().manual_seed(0)
+    _sabotage(monkeypatch, lambda p: p.add_(torch.randn(p.shape, generator=gen) * 5.0))
+    (o1,) = retrain(cfg).outcomes  # no champion yet: promoted, however bad
+    assert o1.status == "promoted" and "does not beat the best baseline" in o1.reason
+    csv_file(CUT + 5)
+    _sabotage(monkeypatch, lambda p: p.add_(torch.randn(p.shape, generator=gen) * 0.05))
+    (o2,) = retrain(cfg).outcomes
+    baselines = {k: v for k, v in o2.scores.items() if k not in ("challenger_mae", "champion_mae")}
+    baselines.pop("holdout_origins")
+    best = min(baselines, key=baselines.get)
+    # the scenario: the challenger beats the champion but not the best baseline
+    assert baselines[best] < o2.scores["challenger_mae"] < o2.scores["champion_mae"]
+    if require:
+        assert o2.status == "kept", o2.reason
+        assert f"does not beat the best baseline {best.removesuffix('_mae')}" in o2.reason
+        assert api.store().champion(o2.key) == o1.challenger
+    else:
+        assert o2.status == "promoted", o2.reason
 
 
 def test_nan_challenger_is_rejected(csv_file, monkeypatch):

@@ -163,12 +163,28 @@ def make_origins(
     return origins
 
 
+def _history_needs(cfg: BacktestConfig, season: int, horizon: int) -> dict[str, int]:
+    """Rows of history each baseline needs before its first origin (Ridge: training rows)."""
+    return {
+        "naive": 1,
+        "seasonal_naive": season,
+        "drift": 2,
+        "moving_average": cfg.moving_average,
+        "ridge": cfg.ridge_lags + horizon,
+    }
+
+
 def _required_history(
     cfg: BacktestConfig, season: int, horizon: int, lookback: int, methods: Sequence[str]
 ) -> int:
-    need = {"naive": 1, "seasonal_naive": season, "drift": 2, "moving_average": cfg.moving_average}
-    need["ridge"] = cfg.ridge_lags + horizon
+    need = _history_needs(cfg, season, horizon)
     return max([lookback, 2, *(need[m] for m in methods)])
+
+
+def usable_baselines(cfg: BacktestConfig, season: int, horizon: int, history: int) -> list[str]:
+    """The baselines that ``history`` rows before the first origin are enough for, in report order."""
+    need = _history_needs(cfg, season, horizon)
+    return [m for m in bl.BASELINES if need[m] <= history]
 
 
 # -- forecasting ----------------------------------------------------------------------------------
@@ -203,7 +219,7 @@ def _check_model(model: WindowForecaster, horizon: int, first_origin: int) -> No
         )
 
 
-def _baseline_forecasts(
+def baseline_forecasts(
     y: np.ndarray,
     origins: np.ndarray,
     horizon: int,
@@ -352,7 +368,7 @@ def _walk(
         if model is not None:
             _check_model(model, horizon, int(group[0]))
             forecasts[model_name].append(_predict(model, series, group, batch_size))
-        base = _baseline_forecasts(
+        base = baseline_forecasts(
             y, group, horizon, cfg, season, baselines, (train_from, first), window
         )
         for name, values in base.items():

@@ -14,6 +14,7 @@ MAPE is meaningless for series that cross zero (temperatures in °C); prefer sMA
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 import numpy as np
@@ -124,6 +125,39 @@ def skill(actual, forecast, reference, axis: int | None = None):
     with np.errstate(invalid="ignore", divide="ignore"):
         out = 1.0 - np.asarray(mae(actual, forecast, axis=axis)) / np.where(ref > 0, ref, np.nan)
     return float(out) if axis is None else out
+
+
+def diebold_mariano(actual, forecast, reference, lag: int) -> tuple[float, float]:
+    """One-sided Diebold-Mariano test that ``forecast`` has a lower MAE than ``reference``.
+
+    ``actual``, ``forecast``, ``reference``: ``(n_origins, horizon)`` over consecutive origins. The
+    loss differential per origin is ``d_i = mean_h |e_forecast| - mean_h |e_reference|`` (units); its
+    mean's variance is the Newey-West (Bartlett) estimate with ``lag`` lags, which covers the
+    overlap of neighbouring multi-step forecasts (use ``lag >= horizon - 1``).
+
+    Returns ``(t, p)``: the statistic (negative when ``forecast`` is better) and the p-value of "no
+    better than the reference" (``Phi(t)``); a small p means the gain is unlikely to be luck.
+    Identical forecasts give ``(0, 0.5)``.
+    """
+    a, f = _pair(actual, forecast)
+    _, r = _pair(actual, reference)
+    d = np.abs(a - f).reshape(len(a), -1).mean(axis=1) - np.abs(a - r).reshape(len(a), -1).mean(
+        axis=1
+    )
+    n = len(d)
+    if n < 2:
+        return 0.0, 0.5
+    dc = d - d.mean()
+    var = dc @ dc / n
+    for k in range(1, min(lag, n - 1) + 1):
+        var += 2.0 * (1.0 - k / (lag + 1)) * (dc[k:] @ dc[:-k]) / n
+    if not np.isfinite(var):
+        return 0.0, 0.5
+    if var <= 0:  # a constant differential: certain either way
+        mean = float(d.mean())
+        return (0.0, 0.5) if mean == 0 else (math.copysign(math.inf, mean), float(mean > 0))
+    t = float(d.mean() / np.sqrt(var / n))
+    return t, float(0.5 * math.erfc(-t / math.sqrt(2.0)))
 
 
 def all_metrics(actual, forecast, last, scale: float, axis: int | None = None) -> dict:

@@ -3,15 +3,19 @@
 Data flow for one batch (shapes; L = lookback, H = horizon, F = features, D = 2 if bidirectional):
 
     x (B, L, F), column 0 the target in units
-      -> per-window normalisation of column 0 (loc = last value, scale = lookback std; see normalize)
+      -> per-window normalisation of column 0 (loc = last value, scale = the lookback's spread,
+         by level or by one-step changes; see normalize)     z_hist (B, L)
+      -> anchor: z_hist @ A.T, a fixed (H, L) map (naive, seasonal naive or drift; see anchor)
       -> GRU (num_layers, dropout between layers)             out (B, L, D * hidden)
       -> [forward state at the last step, backward state at the last step, backward final state]
-      -> Linear -> (B, H)  +  Linear skip path on the normalised target history (B, L) -> (B, H)
-      -> z (B, H) dimensionless  -> z * scale + loc  -> forecast (B, H) in units
+      -> Linear -> (B, H)  +  Linear skip path on z_hist (B, L) -> (B, H): the learned correction
+      -> z = anchor + blend * correction (B, H) dimensionless -> z * scale + loc -> forecast in units
 
 The loss is the MSE of ``z`` (normalised space), so windows at any price level weigh alike; the
-validation MAE and RMSE are logged in the series' own units. The skip path starts at zero, so an
-untrained model forecasts the last value (naive) and learns departures from it.
+validation MAE and RMSE are logged in the series' own units. The correction starts at zero (head and
+skip initialised to zero), so an untrained model *is* its anchor and training learns the residual
+over it; weight decay pulls towards the anchor, not away from it. ``blend`` (a buffer, 1 while
+training) shrinks the correction after training when validation says a partial step is better.
 
 This module knows nothing about where data comes from (``models`` never imports ``data``).
 """
@@ -23,13 +27,16 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from forecaster.models.normalize import denormalise, normalise, window_stats
+from forecaster.models.anchor import anchor_matrix
+from forecaster.models.normalize import SCALE_MODES, denormalise, normalise, window_stats
 
 
 class GRURegressor(pl.LightningModule):
     """Bidirectional GRU regressor over raw-unit windows; self-contained (normalisation inside).
 
     n_features: F, the width of ``x``; lookback: L steps; horizon: H steps (of the series' frequency).
+    scale: how each window's spread is measured (``level`` or ``diff``, see normalize); anchor and
+    season: the forecast an untrained model makes (see anchor).
     """
 
     def __init__(
@@ -43,12 +50,17 @@ class GRURegressor(pl.LightningModule):
         dropout: float = 0.1,
         learning_rate: float = 2e-3,
         weight_decay: float = 1e-4,
+        scale: str = "level",
+        anchor: str = "naive",
+        season: int = 1,
     ):
         super().__init__()
         if min(n_features, lookback, horizon, hidden_size, num_layers) < 1:
             raise ValueError(
                 "n_features, lookback, horizon, hidden_size and num_layers must be >= 1"
             )
+        if scale not in SCALE_MODES:
+            raise ValueError(f"scale must be one of {SCALE_MODES}, got {scale!r}")
         self.save_hyperparameters()
         self.gru = nn.GRU(
             input_size=n_features,
@@ -62,10 +74,12 @@ class GRURegressor(pl.LightningModule):
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(width, horizon)
         self.skip = nn.Linear(lookback, horizon)
-        # Start as the naive forecast (z = 0: the last value) and learn departures from it.
+        # The learned correction starts at zero: an untrained model forecasts as its anchor.
         for layer in (self.head, self.skip):
             nn.init.zeros_(layer.weight)
             nn.init.zeros_(layer.bias)
+        self.register_buffer("anchor_map", anchor_matrix(anchor, lookback, horizon, season))
+        self.register_buffer("blend", torch.ones(()))
         self._val_sums = [0.0, 0.0, 0]  # sum |err|, sum err^2 (units), count: one validation epoch
 
     # -- network ----------------------------------------------------------------------------------
@@ -76,15 +90,25 @@ class GRURegressor(pl.LightningModule):
 
         x: (batch, lookback, n_features) float32, column 0 the target in units.
         """
-        loc, scale = window_stats(x[:, :, 0])
+        loc, scale = window_stats(x[:, :, 0], self.hparams.scale)
         target = normalise(x[:, :, 0], loc, scale)  # (B, L)
+        # The anchor stays in float32 under mixed precision: seasonal naive must copy values exactly.
+        with torch.autocast(x.device.type, enabled=False):
+            base = target.float() @ self.anchor_map.T  # (B, H)
         z = torch.cat([target.unsqueeze(-1).to(x.dtype), x[:, :, 1:]], dim=-1)
         out, _ = self.gru(z)  # (B, L, D * hidden)
         last = out[:, -1]
         if self.hparams.bidirectional:
             last = torch.cat([last, out[:, 0, self.hparams.hidden_size :]], dim=-1)
-        pred = self.head(self.dropout(last)) + self.skip(target)
-        return pred.float(), loc, scale
+        correction = self.head(self.dropout(last)) + self.skip(target)
+        return base + self.blend * correction.float(), loc, scale
+
+    def forward_anchor(self, x: torch.Tensor) -> torch.Tensor:
+        """The anchor's forecast (B, H) in units, from x: (B, L, F) -- what an untrained model says."""
+        loc, scale = window_stats(x[:, :, 0], self.hparams.scale)
+        return denormalise(
+            normalise(x[:, :, 0].float(), loc, scale) @ self.anchor_map.T, loc, scale
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Forecast (batch, horizon) in target units from x: (batch, lookback, n_features) float32."""
@@ -125,4 +149,4 @@ class GRURegressor(pl.LightningModule):
             self.parameters(), lr=self.hparams.learning_rate, weight_decay=self.hparams.weight_decay
         )
         sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="min", factor=0.5, patience=2)
-        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "monitor": "val_loss"}}
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "monitor": "val_mae"}}
