@@ -18,7 +18,8 @@ The job lock is separate from the model store's own per-series lock, which every
 promote, rollback, prune, recover) takes for short critical sections only.
 
 One failing job never stops the others; the run's exit code says whether any failed. Each night
-writes ``runs/<date>/retrain-<time>.json`` and a short ``.txt`` report under the data root, also
+writes ``runs/<date>/retrain-<time>-<id>.json`` and a short ``.txt`` report under the data root
+(the id keeps two runs started in the same second from overwriting each other's summary), also
 when the run is interrupted with Ctrl+C (the jobs it did not finish are marked so).
 """
 
@@ -28,6 +29,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import secrets
 import time
 import traceback
 from dataclasses import asdict, dataclass, field
@@ -502,7 +504,7 @@ def retrain(
     )
     if not dry_run:
         folder = paths().runs / started.strftime("%Y-%m-%d")
-        stem = f"retrain-{started.strftime('%H%M%S')}"
+        stem = f"retrain-{started.strftime('%H%M%S')}-{secrets.token_hex(2)}"
         files = {"json": str(folder / f"{stem}.json"), "text": str(folder / f"{stem}.txt")}
         payload = asdict(summary)
         payload["files"] = files

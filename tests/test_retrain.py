@@ -8,6 +8,7 @@ seconds.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -321,3 +322,27 @@ def test_a_summary_that_cannot_be_written_is_one_line_and_exit_5(csv_file, monke
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and "run summary" in errors[0] and "No space left" in errors[0]
     assert "Traceback" not in result.output
+
+
+def test_two_runs_in_the_same_second_keep_both_summaries(csv_file, monkeypatch):
+    import datetime as real_dt
+    import types
+
+    from forecaster import retrain as retrain_mod
+
+    class Frozen(real_dt.datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return real_dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=real_dt.timezone.utc)
+
+    monkeypatch.setattr(
+        retrain_mod, "dt", types.SimpleNamespace(datetime=Frozen, timezone=real_dt.timezone)
+    )
+    cfg = nightly(csv_file(CUT))
+    first, second = retrain(cfg), retrain(cfg)  # e.g. a run and an overlapping, locked-out one
+    assert first.files["json"] != second.files["json"]
+    outcomes = [
+        json.loads(Path(s.files["json"]).read_text())["outcomes"][0]["status"]
+        for s in (first, second)
+    ]
+    assert outcomes == ["promoted", "skipped"]
