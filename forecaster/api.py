@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from forecaster import config as cfgmod
+from forecaster import faults
 from forecaster.backtest import baselines as bl
 from forecaster.backtest import metrics as mt
 from forecaster.backtest.engine import (
@@ -37,7 +38,7 @@ from forecaster.config import BacktestConfig, Config, make_config
 from forecaster.data.loader import load_series, series_key
 from forecaster.data.series import Series
 from forecaster.errors import ModelError
-from forecaster.registry import ModelStore, VersionInfo
+from forecaster.registry import ChampionChanged, ModelStore, VersionInfo
 from forecaster.settings import paths
 from forecaster.training import FittedModel, fit_model
 
@@ -128,7 +129,7 @@ def fit(
     series = series if series is not None else load_data(cfg)
     key = series_key(cfg.data)
     t0 = time.perf_counter()
-    model = fit_model(series, cfg, init_from=init_from)
+    model = fit_model(series, cfg, init_from=init_from, callbacks=faults.training_callbacks())
     seconds = time.perf_counter() - t0
     table = validation_table(model, cfg.backtest)
     model.meta.setdefault("metrics", {}).update(
@@ -143,13 +144,17 @@ def fit(
     version, promoted = None, False
     if save:
         st = store()
-        st.recover(key)
+        st.recover(key)  # only what dead runs left: a version another run is writing stays
         version = st.save(key, model.save)
-        if promote == "always" or (promote == "if-none" and st.champion(key) is None):
-            st.promote(
-                key, version.version, reason="first model" if promote == "if-none" else "fit"
-            )
+        if promote == "always":
+            st.promote(key, version.version, reason="fit")
             promoted = True
+        elif promote == "if-none":
+            try:  # atomic "if none": a champion chosen meanwhile by another run is kept
+                st.promote(key, version.version, reason="first model", expected=None)
+                promoted = True
+            except ChampionChanged:
+                pass
     return FitResult(model, series, key, version, table, seconds, promoted)
 
 
@@ -183,10 +188,25 @@ class PredictResult:
 
 
 def predict(
-    cfg: Config, *, model: str = "champion", out_dir: Path | None = None, plot: bool = False
+    cfg: Config,
+    *,
+    model: str = "champion",
+    out_dir: Path | None = None,
+    plot: bool = False,
+    target: str | None = None,
 ) -> PredictResult:
-    """Forecast the next ``horizon`` steps after the newest data, and write CSV/JSON (and HTML)."""
+    """Forecast the next ``horizon`` steps after the newest data, and write CSV/JSON (and HTML).
+
+    ``target``: the column the caller asks for (``None``: whatever the model forecasts); a model
+    trained on another column is an error, never a silent forecast of its own target.
+    """
     fitted, info = load_model(cfg, model)
+    if target is not None and target != fitted.target:
+        raise ModelError(
+            f"model {info.version} of {info.key} forecasts '{fitted.target}', not '{target}' — "
+            f"drop --target to forecast '{fitted.target}', or train a model for '{target}' "
+            f"(`forecast fit ... --target {target}`)"
+        )
     series = load_data(model_data_config(fitted, cfg))
     if series.target != fitted.target:
         raise ModelError(

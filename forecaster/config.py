@@ -26,7 +26,8 @@ from forecaster.resources import configs_dir
 
 
 class StrictModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    # allow_inf_nan=False: a learning rate of inf (or a margin of nan) is a typo, not a setting
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
 class DataConfig(StrictModel):
@@ -235,6 +236,10 @@ def read_yaml(path: Path) -> dict[str, Any]:
     """Parse a YAML mapping, with one-line errors for unreadable or non-mapping files."""
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(
+            f"config '{path}' is not a text file (not UTF-8) — give the path of a YAML config"
+        ) from None
     except (OSError, yaml.YAMLError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ConfigError(f"cannot read config '{path}': {first} — fix the YAML syntax") from None

@@ -1,6 +1,7 @@
 """Atomic file writes: write to a temporary name in the same folder, fsync, then rename into place.
 
-A crash at any moment leaves either the old file or the new one, never half of either.
+A crash at any moment leaves either the old file or the new one, never half of either; the folder
+is fsynced after the rename so the new name itself survives a power cut.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from forecaster import faults
 
 
 @contextlib.contextmanager
@@ -34,7 +37,9 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         yield tmp
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
+        faults.point("io.replace")
         os.replace(tmp, target)
+        fsync_dir(target.parent)
     finally:
         if tmp.exists():
             tmp.unlink()
@@ -50,3 +55,17 @@ def write_text(path: str | os.PathLike[str], text: str) -> Path:
 def write_json(path: str | os.PathLike[str], obj: Any) -> Path:
     """Atomically write ``obj`` as indented JSON (non-JSON values such as timestamps via ``str``)."""
     return write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n")
+
+
+def fsync_dir(path: str | os.PathLike[str]) -> None:
+    """Flush a folder's entries (renames, new files) to disk; a no-op where folders cannot be opened."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

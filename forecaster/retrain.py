@@ -2,22 +2,34 @@
 
 For every job in ``configs/nightly.yaml``:
 
-1. take the job's lock (a second run on the same job waits ``lock_timeout`` seconds, then says so);
+1. take the job's lock (a second run on the same job waits ``lock_timeout`` seconds, then says so),
+   held for the whole job so a job is never trained twice at once;
 2. clean up what a killed run left behind; refresh the data incrementally;
-3. skip when nothing is new since the champion's data (idempotent) unless forced;
+3. skip when nothing is new since the champion's data, or since the last attempt (a challenger
+   that was kept is not retrained on the same data with the same config), unless forced;
 4. train a challenger (from scratch, or warm-started from the champion);
 5. score challenger and champion on the same most recent holdout with the backtest engine;
-6. promote only when the challenger is finite and better by the configured metric and margin;
+6. promote only when the challenger is finite and better by the configured metric and margin, and
+   only if the champion is still the one it was scored against (re-read under the store lock: a
+   `forecast models promote` made during training wins, and the summary says so);
 7. keep the newest ``keep_versions`` versions (never the champion).
 
+The job lock is separate from the model store's own per-series lock, which every writer (fit,
+promote, rollback, prune, recover) takes for short critical sections only.
+
 One failing job never stops the others; the run's exit code says whether any failed. Each night
-writes ``runs/<date>/retrain-<time>.json`` and a short ``.txt`` report under the data root.
+writes ``runs/<date>/retrain-<time>-<id>.json`` and a short ``.txt`` report under the data root
+(the id keeps two runs started in the same second from overwriting each other's summary), also
+when the run is interrupted with Ctrl+C (the jobs it did not finish are marked so).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import logging
+import secrets
 import time
 import traceback
 from dataclasses import asdict, dataclass, field
@@ -29,15 +41,23 @@ import pandas as pd
 from filelock import FileLock, Timeout
 from pydantic import Field, model_validator
 
-from forecaster import api
+from forecaster import api, faults
 from forecaster import config as cfgmod
 from forecaster.backtest.baselines import BASELINES
 from forecaster.backtest.engine import run_backtest
 from forecaster.config import BacktestConfig, Config, StrictModel
 from forecaster.data.loader import series_key
 from forecaster.data.series import Series
-from forecaster.errors import ConfigError, ForecasterError, LockedError
+from forecaster.errors import (
+    ConfigError,
+    ForecasterError,
+    LockedError,
+    StorageError,
+    storage_error,
+    user_facing,
+)
 from forecaster.io import write_json, write_text
+from forecaster.registry import ChampionChanged
 from forecaster.settings import paths
 from forecaster.training import FittedModel
 
@@ -135,7 +155,8 @@ class JobOutcome:
 
     job: str
     key: str = ""
-    status: str = "failed"  # promoted | kept | skipped | failed | would-train
+    status: str = "failed"  # promoted | kept | skipped | failed | locked | would-train
+    # | interrupted | not run
     reason: str = ""
     champion_before: str | None = None
     champion_after: str | None = None
@@ -192,16 +213,19 @@ def run_job(
         cfg = job_config(job, nightly)
         out.key = key = series_key(cfg.data)
         lock_path = paths().locks / f"{key}.lock"
-        lock_path.parent.mkdir(parents=True, exist_ok=True)
         lock = FileLock(str(lock_path), timeout=nightly.lock_timeout)
         try:
+            lock_path.parent.mkdir(parents=True, exist_ok=True)
             lock.acquire()
         except Timeout:
             raise LockedError(
                 f"job '{job.name}' ({key}) is being retrained by another run (lock {lock_path}); "
                 "it was left alone — wait for that run to finish"
             ) from None
+        except OSError as exc:
+            raise storage_error(exc, f"take the lock of job '{job.name}'", lock_path) from exc
         try:
+            faults.point("retrain.locked")
             _run_locked(job, nightly, cfg, out, force=force, dry_run=dry_run)
         finally:
             lock.release()
@@ -209,10 +233,40 @@ def run_job(
         out.status, out.reason = ("locked" if isinstance(exc, LockedError) else "failed"), str(exc)
     # One broken job must not stop the others; the traceback goes to the debug log.
     except Exception as exc:
-        out.status, out.reason = "failed", f"{type(exc).__name__}: {exc}"
+        mapped = user_facing(exc)  # a bad file or a full disk is not a bug: say it in one line
+        out.status = "failed"
+        out.reason = " ".join((str(mapped) if mapped else f"{type(exc).__name__}: {exc}").split())
         log.debug("job %s crashed:\n%s", job.name, traceback.format_exc())
     out.seconds = round(time.perf_counter() - t0, 1)
     return out
+
+
+def _digest(cfg: Config, nightly: NightlyConfig) -> str:
+    """What decides a challenger besides the data: the job's config and the promotion policy."""
+    policy = nightly.model_dump(mode="json", exclude={"jobs", "keep_versions", "lock_timeout"})
+    text = json.dumps([cfg.model_dump(mode="json"), policy], sort_keys=True, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def _tried_already(st, key: str, series: Series, digest: str, champion: str | None) -> str | None:
+    """Why training again would repeat the last attempt, or None.
+
+    The last attempt counts when it saw data up to the same end with the same config and policy,
+    and the champion is still the one it was scored against (or the challenger it promoted).
+    """
+    last = st.last_event(key, "attempt")
+    if not last or last.get("config") != digest or not last.get("data_end"):
+        return None
+    try:
+        seen = pd.Timestamp(last["data_end"])
+    except (TypeError, ValueError):
+        return None
+    if champion not in (last.get("compared_with"), last.get("challenger")) or series.end > seen:
+        return None
+    return (
+        f"nothing new since the last attempt ({str(last.get('at', '?'))[:16]}: challenger "
+        f"{last.get('challenger')} {last.get('status')}, data up to {seen}) — --force trains anyway"
+    )
 
 
 def _run_locked(
@@ -226,10 +280,17 @@ def _run_locked(
 ) -> None:
     st = api.store()
     if st.recover(out.key):
-        log.warning("%s: removed a half-written model left by an interrupted run", out.key)
+        log.warning("%s: removed what an interrupted run left behind", out.key)
     champion_id = st.champion(out.key)
     out.champion_before = out.champion_after = champion_id
+    if champion_id is None and st.versions(out.key):
+        log.warning(
+            "%s: no usable champion (CHAMPION is missing, garbled or names a missing version); "
+            "tonight's challenger replaces it if it is finite",
+            out.key,
+        )
 
+    faults.point("retrain.data")
     series = api.load_data(cfg)
     out.data_end, out.data_source = str(series.end), series.source
     if cfg.data.source in LIVE_SOURCES and series.source not in LIVE_SOURCES:
@@ -242,6 +303,7 @@ def _run_locked(
         log.warning("%s: training on %s data (source unreachable)", job.name, series.source)
 
     champion_info = st.info(out.key, champion_id) if champion_id else None
+    digest = _digest(cfg, nightly)
     if champion_info is not None and not force:
         end = _champion_data_end(champion_info)
         if end is not None and series.end <= end:
@@ -250,6 +312,9 @@ def _run_locked(
                 f"no new data since the champion's (data up to {end})",
             )
             return
+    if not force and (why := _tried_already(st, out.key, series, digest, champion_id)):
+        out.status, out.reason = "skipped", why
+        return
     if dry_run:
         out.status = "would-train"
         out.reason = "new data" if champion_info else "no champion yet"
@@ -259,8 +324,26 @@ def _run_locked(
     init = champion if cfg.train.warm_start else None
     result = api.fit(cfg, series=series, promote="never", init_from=init)
     out.challenger = result.version.version if result.version else None
+    faults.point("retrain.trained")
     try:
-        _decide(out, nightly, st, result, champion, series)
+        try:
+            _decide(out, nightly, st, result, champion, series)
+        except ChampionChanged as exc:
+            out.status, out.champion_after = "kept", exc.current
+            out.reason = (
+                f"the champion was switched to {exc.current or 'none'} (by `forecast models` or "
+                f"another run) while this job trained; challenger {out.challenger} is saved but "
+                "not promoted over it — the next run scores against the new champion"
+            )
+        st.record(
+            out.key,
+            "attempt",
+            challenger=out.challenger,
+            status=out.status,
+            compared_with=champion_id,
+            data_end=str(series.end),
+            config=digest,
+        )
     finally:
         pruned = st.prune(out.key, nightly.keep_versions)
         if pruned:
@@ -319,7 +402,9 @@ def _decide(
     if not np.isfinite(chall):
         out.status, out.reason = "kept", "challenger produced non-finite forecasts; not promoted"
     elif "champion" not in scores:
-        st.promote(out.key, out.challenger, reason="no usable champion")
+        st.promote(
+            out.key, out.challenger, reason="no usable champion", expected=out.champion_before
+        )
         out.status, out.champion_after = "promoted", out.challenger
         out.reason = "no champion yet" + ("" if beats_base else f"; the challenger {versus_base}")
     elif nightly.require_beat_baseline and not beats_base:
@@ -327,7 +412,12 @@ def _decide(
     else:
         champ = scores["champion"][metric]
         if chall < champ * (1 - margin):
-            st.promote(out.key, out.challenger, reason=f"{metric} {chall:.4g} < {champ:.4g}")
+            st.promote(
+                out.key,
+                out.challenger,
+                reason=f"{metric} {chall:.4g} < {champ:.4g}",
+                expected=out.champion_before,
+            )
             out.status, out.champion_after = "promoted", out.challenger
             out.reason = (
                 f"challenger {metric} {chall:.4g} beats champion {champ:.4g} (margin {margin:.0%})"
@@ -339,6 +429,14 @@ def _decide(
             out.reason = f"challenger {metric} {chall:.4g} does not beat champion {champ:.4g} by margin {margin:.0%}"
 
 
+class SummaryNotWritten(StorageError):
+    """The run finished but its summary files could not be written; ``summary`` holds it."""
+
+    def __init__(self, message: str, summary: RunSummary):
+        super().__init__(message)
+        self.summary = summary
+
+
 @dataclass
 class RunSummary:
     started_at: str
@@ -347,15 +445,34 @@ class RunSummary:
     force: bool
     outcomes: list[JobOutcome]
     files: dict[str, str] = field(default_factory=dict)
+    interrupted: bool = False
+    """Ctrl+C stopped the run; the job it was on is ``interrupted``, later ones ``not run``."""
 
     @property
     def failed(self) -> list[JobOutcome]:
-        return [o for o in self.outcomes if o.status in ("failed", "locked")]
+        return [o for o in self.outcomes if o.status in ("failed", "locked", "interrupted")]
+
+    @property
+    def exit_code(self) -> int:
+        """130 interrupted, 1 a job failed, 4 a job was skipped because its lock was held, else 0."""
+        if self.interrupted:
+            return 130
+        if any(o.status in ("failed", "interrupted") for o in self.outcomes):
+            return 1
+        return 4 if any(o.status == "locked" for o in self.outcomes) else 0
+
+    def error_line(self) -> str:
+        """One line for stderr when the run did not go well (what the exit code says)."""
+        bad = [o for o in self.outcomes if o.status in ("failed", "locked", "interrupted")]
+        said = "; ".join(f"{o.job}: {o.status} — {o.reason}" for o in bad)
+        where = f" — the run summary is {self.files['text']}" if self.files else ""
+        return f"{len(bad)} of {len(self.outcomes)} jobs did not run through ({said}){where}"
 
     def to_text(self) -> str:
         lines = [
             f"forecaster nightly retrain {self.started_at} .. {self.finished_at}"
             + ("  (dry run)" if self.dry_run else "")
+            + ("  (INTERRUPTED)" if self.interrupted else "")
         ]
         for o in self.outcomes:
             lines.append(f"  {o.job:<16}{o.status:<12}{o.reason}")
@@ -378,15 +495,31 @@ def retrain(
     dry_run: bool = False,
     only: list[str] | None = None,
 ) -> RunSummary:
-    """Run every job (or those named in ``only``); write the night's summary unless ``dry_run``."""
+    """Run every job (or those named in ``only``); write the night's summary unless ``dry_run``.
+
+    Ctrl+C stops the run after marking the current job ``interrupted`` and the rest ``not run``;
+    the summary is still written and returned with ``interrupted`` set. Raises
+    :class:`SummaryNotWritten` (holding the summary) when the summary files cannot be written.
+    """
     jobs = [j for j in nightly.jobs if not only or j.name in only]
     if only and not jobs:
         raise ConfigError(f"no job named {only} — jobs are: {[j.name for j in nightly.jobs]}")
     started = dt.datetime.now(dt.timezone.utc)
-    outcomes = []
-    for job in jobs:
+    outcomes: list[JobOutcome] = []
+    interrupted = False
+    for i, job in enumerate(jobs):
         log.info("job %s: starting", job.name)
-        outcome = run_job(job, nightly, force=force, dry_run=dry_run)
+        try:
+            outcome = run_job(job, nightly, force=force, dry_run=dry_run)
+        except KeyboardInterrupt:
+            interrupted = True
+            outcomes.append(_interrupted(job, nightly))
+            outcomes += [
+                JobOutcome(job=j.name, status="not run", reason="the run was interrupted first")
+                for j in jobs[i + 1 :]
+            ]
+            log.warning("interrupted during job %s; writing the run summary", job.name)
+            break
         log.info("job %s: %s — %s", job.name, outcome.status, outcome.reason)
         outcomes.append(outcome)
     finished = dt.datetime.now(dt.timezone.utc)
@@ -396,16 +529,34 @@ def retrain(
         dry_run,
         force,
         outcomes,
+        interrupted=interrupted,
     )
     if not dry_run:
         folder = paths().runs / started.strftime("%Y-%m-%d")
-        stem = f"retrain-{started.strftime('%H%M%S')}"
-        summary.files = {
-            "json": str(folder / f"{stem}.json"),
-            "text": str(folder / f"{stem}.txt"),
-        }
+        stem = f"retrain-{started.strftime('%H%M%S')}-{secrets.token_hex(2)}"
+        files = {"json": str(folder / f"{stem}.json"), "text": str(folder / f"{stem}.txt")}
         payload = asdict(summary)
+        payload["files"] = files
         payload["ok"] = not summary.failed
-        write_json(summary.files["json"], payload)
-        write_text(summary.files["text"], summary.to_text() + "\n")
+        try:
+            faults.point("retrain.summary")
+            write_json(files["json"], payload)
+            write_text(files["text"], summary.to_text() + "\n")
+        except OSError as exc:
+            raise SummaryNotWritten(
+                str(storage_error(exc, "write the run summary", folder)), summary
+            ) from exc
+        summary.files = files
     return summary
+
+
+def _interrupted(job: JobConfig, nightly: NightlyConfig) -> JobOutcome:
+    """The outcome of the job Ctrl+C stopped; the champion is whatever the store says now."""
+    out = JobOutcome(job=job.name, status="interrupted")
+    out.reason = "interrupted (Ctrl+C) during this job; champion_after is what the store holds now"
+    try:
+        out.key = series_key(job_config(job, nightly).data)
+        out.champion_after = api.store().champion(out.key)
+    except ForecasterError:  # the summary matters more than this detail
+        pass
+    return out

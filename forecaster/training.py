@@ -675,8 +675,11 @@ class FittedModel:
                 raise ModelError(f"{path} is invalid ({exc}) — retrain (forecast fit)") from None
             except Exception as exc:  # unpickling, JSON, YAML, shape errors: all mean a bad file
                 first = (str(exc).splitlines() or [type(exc).__name__])[0][:200]
+                if "weights_only" in str(exc) or "Unpickl" in type(exc).__name__:
+                    first = "not a valid weights file"  # torch's text suggests an unsafe load
                 raise ModelError(
-                    f"{path} is corrupt or incompatible ({type(exc).__name__}: {first}) — retrain (forecast fit)"
+                    f"{path} is corrupt or incompatible ({type(exc).__name__}: {first}) — retrain "
+                    "(forecast fit) or return to the previous champion (forecast models rollback)"
                 ) from None
 
         cfg = read(

@@ -8,6 +8,7 @@ seconds.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -231,3 +232,143 @@ def test_bad_nightly_config_is_one_line(tmp_path):
     assert "unknown key 'jobs.0.bogus'" in result.output
     assert "Traceback" not in result.output
     assert load_nightly("nightly").jobs  # the shipped config is valid
+
+
+def test_held_job_lock_exits_4_from_the_cli(csv_file, tmp_path):
+    cfg = nightly(csv_file(CUT))
+    yaml_path = tmp_path / "nightly.yaml"
+    yaml_path.write_text(json.dumps(cfg.model_dump(mode="json")))
+    lock_path = paths().locks / "csv-aapl.lock"
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(lock_path)):
+        result = CliRunner().invoke(cli, ["retrain", "--config", str(yaml_path)])
+    assert result.exit_code == 4, result.output
+    assert "locked" in result.output and "Traceback" not in result.output
+
+
+def test_a_promote_made_during_training_is_not_overwritten(csv_file, monkeypatch):
+    # the challenger only has to beat the (poor) champion: this is about the switch, not baselines
+    cfg = nightly(csv_file(CUT), require_beat_baseline=False)
+    gen = torch.Generator().manual_seed(0)
+    with monkeypatch.context() as m:
+        _sabotage(m, lambda p: p.add_(torch.randn(p.shape, generator=gen) * 5.0))
+        (o1,) = retrain(cfg).outcomes  # a poor first champion: any real challenger beats it
+    job_cfg = api.make_config(csv=str(csv_file(CUT)), overrides={**TINY, "data.target": "close"})
+    manual = api.fit(job_cfg, promote="never").version.version
+
+    real_fit = api.fit
+
+    def fit_while_someone_promotes(*args, **kw):
+        result = real_fit(*args, **kw)
+        api.store().promote(o1.key, manual, reason="manual")  # `forecast models promote`
+        return result
+
+    csv_file(CUT + 5)
+    with monkeypatch.context() as m:
+        m.setattr(api, "fit", fit_while_someone_promotes)
+        summary = retrain(cfg)
+    (o2,) = summary.outcomes
+    assert o2.status == "kept", o2.reason
+    assert o2.scores["challenger_mae"] < o2.scores["champion_mae"]  # it would have been promoted
+    assert f"switched to {manual}" in o2.reason and "not promoted" in o2.reason
+    assert api.store().champion(o1.key) == manual == o2.champion_after
+    assert o2.challenger in {v.version for v in api.store().versions(o1.key)}  # nothing lost
+    assert "switched to" in (paths().root / summary.files["text"]).read_text()
+    # the next night scores the challenger against the new champion instead of skipping
+    (o3,) = retrain(cfg).outcomes
+    assert o3.status in ("promoted", "kept") and o3.champion_before == manual
+
+
+def test_a_kept_challenger_is_not_retrained_on_the_same_data(csv_file, monkeypatch, tmp_path):
+    cfg = nightly(csv_file(CUT))
+    (o1,) = retrain(cfg).outcomes
+    csv_file(CUT + 5)
+    _sabotage(monkeypatch, lambda p: p.mul_(0.0).add_(3.0))  # every challenger loses
+    (o2,) = retrain(cfg).outcomes
+    assert o2.status == "kept", o2.reason
+    n_versions = len(api.store().versions(o1.key))
+
+    (o3,) = retrain(cfg).outcomes  # the same data again: no new, identical challenger
+    assert o3.status == "skipped", o3.reason
+    assert "nothing new since the last attempt" in o3.reason and o2.challenger in o3.reason
+    assert len(api.store().versions(o1.key)) == n_versions
+    (dry,) = retrain(cfg, dry_run=True).outcomes
+    assert dry.status == "skipped"
+
+    changed = nightly(csv_file(CUT + 5), margin=0.5)  # a new policy is a new attempt
+    assert retrain(changed).outcomes[0].status == "kept"
+    assert retrain(cfg, force=True).outcomes[0].status == "kept"
+    csv_file(CUT + 10)  # new rows: train again
+    assert retrain(cfg).outcomes[0].status in ("kept", "promoted")
+
+
+def test_ctrl_c_writes_the_summary_and_exits_130(csv_file, monkeypatch, tmp_path):
+    first = JobConfig(name="a", csv=str(csv_file(CUT)), overrides={**TINY, "data.target": "close"})
+    second = JobConfig(name="b", csv=str(csv_file(CUT)), overrides=TINY)
+    cfg = NightlyConfig(jobs=[first, second], holdout_fraction=0.1)
+    yaml_path = tmp_path / "nightly.yaml"
+    yaml_path.write_text(json.dumps(cfg.model_dump(mode="json")))
+
+    def interrupted(*args, **kw):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(api, "fit", interrupted)
+    result = CliRunner().invoke(cli, ["retrain", "--config", str(yaml_path)])
+    assert result.exit_code == 130, result.output
+    assert "Traceback" not in result.output
+    (summary_file,) = (paths().runs).rglob("retrain-*.json")
+    summary = json.loads(summary_file.read_text())
+    assert summary["interrupted"] is True and summary["ok"] is False
+    assert [(o["job"], o["status"]) for o in summary["outcomes"]] == [
+        ("a", "interrupted"),
+        ("b", "not run"),
+    ]
+    assert (
+        not list(paths().locks.glob("*.lock"))
+        or FileLock(str(next(paths().locks.glob("*.lock"))), timeout=0).acquire()
+    )  # the job lock was released
+
+
+def test_a_summary_that_cannot_be_written_is_one_line_and_exit_5(csv_file, monkeypatch, tmp_path):
+    import errno
+
+    from forecaster import retrain as retrain_mod
+
+    cfg = nightly(csv_file(CUT))
+    yaml_path = tmp_path / "nightly.yaml"
+    yaml_path.write_text(json.dumps(cfg.model_dump(mode="json")))
+
+    def full(path, obj):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(retrain_mod, "write_json", full)
+    result = CliRunner().invoke(cli, ["retrain", "--config", str(yaml_path)])
+    assert result.exit_code == 5, result.output
+    assert "aapl            promoted" in result.stdout  # the summary is still shown
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "run summary" in errors[0] and "No space left" in errors[0]
+    assert "Traceback" not in result.output
+
+
+def test_two_runs_in_the_same_second_keep_both_summaries(csv_file, monkeypatch):
+    import datetime as real_dt
+    import types
+
+    from forecaster import retrain as retrain_mod
+
+    class Frozen(real_dt.datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return real_dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=real_dt.timezone.utc)
+
+    monkeypatch.setattr(
+        retrain_mod, "dt", types.SimpleNamespace(datetime=Frozen, timezone=real_dt.timezone)
+    )
+    cfg = nightly(csv_file(CUT))
+    first, second = retrain(cfg), retrain(cfg)  # e.g. a run and an overlapping, locked-out one
+    assert first.files["json"] != second.files["json"]
+    outcomes = [
+        json.loads(Path(s.files["json"]).read_text())["outcomes"][0]["status"]
+        for s in (first, second)
+    ]
+    assert outcomes == ["promoted", "skipped"]

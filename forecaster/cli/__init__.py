@@ -1,8 +1,9 @@
 """The ``forecast`` command: a thin layer over :mod:`forecaster.api`.
 
 Each subcommand parses flags, loads the config, calls the API and prints. A
-:class:`~forecaster.errors.ForecasterError` becomes one line on stderr and a non-zero exit code;
-anything else is a bug and keeps its traceback.
+:class:`~forecaster.errors.ForecasterError` (or a usage error, or as a last resort an OSError, text
+that is not UTF-8, an unparsable file, an unknown time zone) becomes one line on stderr and a
+non-zero exit code; anything else is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -15,12 +16,14 @@ import warnings
 import click
 
 from forecaster import __version__
-from forecaster.errors import ForecasterError
+from forecaster.errors import ForecasterError, user_facing
 
 
 class _Formatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         msg = record.getMessage()
+        if record.exc_info:  # only with -v: the last-resort errors' tracebacks
+            msg = f"{msg}\n{self.formatException(record.exc_info)}"
         if record.levelno >= logging.WARNING:
             return f"{record.levelname.lower()}: {msg}"
         return msg
@@ -42,18 +45,47 @@ def _configure_logging(verbose: bool) -> None:
         warnings.filterwarnings("ignore", category=UserWarning, module=r"torch(\.|$)")
 
 
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
 class ForecastGroup(click.Group):
-    """Maps user-facing errors to one line and an exit code."""
+    """Maps user-facing errors to one line and an exit code (see :mod:`forecaster.errors`).
+
+    ForecasterError and click's usage errors are expected; OSError, non-UTF-8 text, unparsable
+    files and unknown time zones are mapped as a last resort (their traceback shows with ``-v``).
+    Anything else is a bug and keeps its traceback.
+    """
+
+    def make_context(self, info_name, args, parent=None, **extra):
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except click.UsageError as exc:  # a bad top-level option such as --data-root
+            click.echo(
+                f"error: {_one_line(exc.format_message())} — see `{info_name} --help`", err=True
+            )
+            raise click.exceptions.Exit(exc.exit_code) from None
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except ForecasterError as exc:
-            click.echo(f"error: {exc}", err=True)
+            click.echo(f"error: {_one_line(exc)}", err=True)
+            ctx.exit(exc.exit_code)
+        except click.UsageError as exc:
+            where = exc.ctx.command_path if exc.ctx is not None else "forecast"
+            click.echo(f"error: {_one_line(exc.format_message())} — see `{where} --help`", err=True)
             ctx.exit(exc.exit_code)
         except KeyboardInterrupt:
             click.echo("interrupted — nothing was saved from the unfinished step", err=True)
             ctx.exit(130)
+        except Exception as exc:
+            mapped = user_facing(exc)
+            if mapped is None:
+                raise
+            logging.getLogger("forecaster.cli").debug("the error's traceback:", exc_info=True)
+            click.echo(f"error: {_one_line(mapped)}", err=True)
+            ctx.exit(mapped.exit_code)
 
 
 @click.group(cls=ForecastGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -131,8 +131,11 @@ def predict_cmd(model_ref: str, out_dir: str | None, plot: bool, **kw: Any) -> N
     """
     from forecaster import api
 
+    target = kw.get("target")
     cfg = build_config(kw)
-    result = api.predict(cfg, model=model_ref, out_dir=out_dir or paths().reports, plot=plot)
+    result = api.predict(
+        cfg, model=model_ref, out_dir=out_dir or paths().reports, plot=plot, target=target
+    )
     s = result.series
     unit = s.units.get(s.target, "")
     click.echo(

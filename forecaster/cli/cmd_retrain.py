@@ -9,7 +9,7 @@ import click
 
 from forecaster.cli import cli
 from forecaster.errors import ModelError
-from forecaster.registry import ModelStore
+from forecaster.registry import ModelStore, check_version_id
 from forecaster.settings import paths
 
 
@@ -33,8 +33,9 @@ def _store() -> ModelStore:
 def retrain_cmd(config_path: str, force: bool, dry_run: bool, jobs: tuple[str, ...]) -> None:
     """Retrain every job in the nightly config; promote challengers that beat the champion.
 
-    Exit code 0 when every job succeeded or was skipped, 1 when any job failed (details in the
-    run summary under <data root>/runs/<date>/).
+    Exit code 0 when every job succeeded or was skipped, 1 when any job failed, 4 when a job was
+    left alone because another run held its lock, 5 when the run summary could not be written,
+    130 after Ctrl+C (the summary under <data root>/runs/<date>/ is still written).
 
     \b
     Examples:
@@ -42,15 +43,23 @@ def retrain_cmd(config_path: str, force: bool, dry_run: bool, jobs: tuple[str, .
       forecast retrain --dry-run
       forecast retrain --job aapl --force
     """
-    from forecaster.retrain import load_nightly, retrain
+    from forecaster.retrain import SummaryNotWritten, load_nightly, retrain
 
     nightly = load_nightly(config_path)
-    summary = retrain(nightly, force=force, dry_run=dry_run, only=list(jobs) or None)
+    try:
+        summary = retrain(nightly, force=force, dry_run=dry_run, only=list(jobs) or None)
+    except SummaryNotWritten as exc:
+        click.echo(exc.summary.to_text())
+        raise
     click.echo(summary.to_text())
     for kind, path in summary.files.items():
         click.echo(f"Summary ({kind}): {path}")
-    if summary.failed:
-        sys.exit(1)
+    if summary.interrupted:
+        click.echo("interrupted — the run summary above was written", err=True)
+    elif summary.exit_code:
+        click.echo(f"error: {summary.error_line()}", err=True)
+    if summary.exit_code:
+        sys.exit(summary.exit_code)
 
 
 @cli.group("models")
@@ -117,14 +126,17 @@ def models_show(key: str, version: str) -> None:
 @click.argument("key")
 @click.argument("version")
 def models_promote(key: str, version: str) -> None:
-    """Make a version the champion.
+    """Make a version the champion (a version id, or latest).
 
     \b
     Example:
       forecast models promote yahoo-AAPL-1d 20261123T190000Z-ab12
     """
     st = _store()
-    info = st.resolve(key, version)
+    if version in ("champion", "latest"):
+        info = st.resolve(key, version)
+    else:  # a version id of this series only: never a folder elsewhere
+        info = st.info(key, check_version_id(version, key))
     st.promote(key, info.version, reason="manual")
     click.echo(f"{key}: champion is now {info.version}")
 
