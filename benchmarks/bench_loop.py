@@ -39,7 +39,8 @@ from lightning.pytorch.callbacks import Callback
 
 from forecaster.config import override
 from forecaster.data.windows import SeriesDataModule
-from forecaster.training import _cpu_threads, build_module, fit_model, resolve_precision
+from forecaster.fitted import build_module
+from forecaster.training import _cpu_threads, fit_model, resolve_precision
 
 
 def _sync(device: str) -> None:

@@ -266,7 +266,7 @@ class World:
         return full.with_frame(full.frame.iloc[:FIRST_ROWS])
 
     def forecast(self, version: str) -> np.ndarray:
-        from forecaster.training import FittedModel
+        from forecaster.fitted import FittedModel
 
         info = self.store().info(KEY, version)
         return FittedModel.load(info.path).predict(self.reference())["forecast"].to_numpy()
@@ -276,7 +276,7 @@ class World:
         promote and prune points are reached)."""
         import torch
 
-        from forecaster.training import FittedModel
+        from forecaster.fitted import FittedModel
 
         st = self.store()
         model = FittedModel.load(st.resolve(KEY).path)

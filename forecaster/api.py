@@ -19,7 +19,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from forecaster import config as cfgmod
@@ -38,9 +37,10 @@ from forecaster.config import BacktestConfig, Config, make_config
 from forecaster.data.loader import load_series, series_key
 from forecaster.data.series import Series
 from forecaster.errors import ModelError
+from forecaster.fitted import FittedModel
 from forecaster.registry import ChampionChanged, ModelStore, VersionInfo
 from forecaster.settings import paths
-from forecaster.training import FittedModel, fit_model
+from forecaster.training import fit_model
 
 log = logging.getLogger(__name__)
 __all__ = [
@@ -93,7 +93,7 @@ def validation_table(model: FittedModel, bcfg: BacktestConfig) -> pd.DataFrame:
     origins = model.split_origins("val")
     y, horizon = model.series.values, model.horizon
     season = bcfg.season or bl.season_for(model.freq)
-    actual = y[origins[:, None] + np.arange(horizon)]
+    actual = bl.future_windows(y, origins, horizon)
     train_end = int(origins[0]) - model.lookback  # the validation split's first row
     methods = usable_baselines(bcfg, season, horizon, train_end)
     forecasts = baseline_forecasts(y, origins, horizon, bcfg, season, methods, (0, train_end), None)

@@ -56,10 +56,10 @@ from forecaster.errors import (
     storage_error,
     user_facing,
 )
+from forecaster.fitted import FittedModel
 from forecaster.io import write_json, write_text
 from forecaster.registry import ChampionChanged
 from forecaster.settings import paths
-from forecaster.training import FittedModel
 
 log = logging.getLogger(__name__)
 LIVE_SOURCES = ("yahoo", "open-meteo")

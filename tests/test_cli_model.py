@@ -19,7 +19,7 @@ from forecaster import api
 from forecaster.backtest.engine import run_backtest
 from forecaster.cli import cli
 from forecaster.config import BacktestConfig
-from forecaster.training import FittedModel
+from forecaster.fitted import FittedModel
 
 TINY = ["--hidden-size", "8", "--layers", "1", "--epochs", "2", "--no-progress", "--offline"]
 

@@ -19,7 +19,8 @@ from forecaster.backtest import baselines as bl
 from forecaster.config import Config, override
 from forecaster.data.series import validate
 from forecaster.data.windows import SeriesDataModule
-from forecaster.training import choose_anchor, fit_model
+from forecaster.selection import choose_anchor
+from forecaster.training import fit_model
 
 N = 1400
 SMALL = {

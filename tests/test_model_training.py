@@ -11,10 +11,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from forecaster.backtest.baselines import future_windows
 from forecaster.config import Config, override, validate_config
 from forecaster.data.series import validate
 from forecaster.errors import ConfigError, DataError, ModelError
-from forecaster.training import FittedModel, fit_model, future_index
+from forecaster.fitted import FittedModel, future_index
+from forecaster.training import fit_model
 
 L, H = 20, 3
 TINY = {
@@ -66,19 +68,16 @@ def test_one_epoch_fit_records_what_it_learned_from(fitted, stock):
     assert fitted.config.model.calendar == ["dayofweek", "dayofyear"]
 
 
-def test_evaluate_split_gives_the_validation_windows(fitted, stock):
-    ev = fitted.evaluate_split("val")
-    n = 60 - L - H + 1
-    assert ev["actuals"].shape == ev["forecasts"].shape == (n, H) and ev["histories"].shape == (
-        n,
-        L,
-    )
+def test_split_origins_are_the_validation_windows(fitted, stock):
+    origins = fitted.split_origins("val")
+    assert (
+        len(origins) == 60 - L - H + 1 and origins[0] == 280 + L
+    )  # the val split is rows 280..339
+    assert origins[-1] + H == 340  # the last window ends with the split
     y = stock.values
-    o = ev["origins"][0]
-    assert o == 280 + L
-    np.testing.assert_array_equal(ev["actuals"][0], y[o : o + H])
-    np.testing.assert_array_equal(ev["histories"][0], y[o - L : o])
-    mae = np.abs(ev["forecasts"] - ev["actuals"]).mean()
+    actuals = future_windows(y, origins, H)
+    np.testing.assert_array_equal(actuals[0], y[origins[0] : origins[0] + H])
+    mae = np.abs(fitted.predict_origins(stock, origins) - actuals).mean()
     assert mae == pytest.approx(fitted.metrics["val_mae"])
 
 
@@ -121,10 +120,10 @@ def test_save_load_gives_identical_predictions(fitted, stock, tmp_path):
         loaded.predict_origins(stock, origins), fitted.predict_origins(stock, origins)
     )
     assert (
-        loaded.metrics == pytest.approx(fitted.metrics) and loaded.fingerprint == fitted.fingerprint
+        loaded.metrics == pytest.approx(fitted.metrics)
+        and loaded.meta["data"] == fitted.meta["data"]
     )
-    ev = loaded.evaluate_split("val", stock)
-    np.testing.assert_array_equal(ev["forecasts"], fitted.evaluate_split("val")["forecasts"])
+    assert list(loaded.split_origins("val", stock)) == list(fitted.split_origins("val"))
 
 
 def test_missing_or_corrupt_files_are_model_errors(fitted, tmp_path):

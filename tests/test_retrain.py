@@ -18,9 +18,9 @@ from filelock import FileLock
 
 from forecaster import api
 from forecaster.cli import cli
+from forecaster.fitted import FittedModel
 from forecaster.retrain import JobConfig, NightlyConfig, load_nightly, retrain, run_job
 from forecaster.settings import paths
-from forecaster.training import FittedModel
 
 TINY = {
     "model.lookback": 20,

@@ -76,6 +76,16 @@ def history_windows(y: np.ndarray, origins: np.ndarray, length: int) -> np.ndarr
     return sliding_window_view(y, length)[origins - length]
 
 
+def future_windows(y: np.ndarray, origins: np.ndarray, horizon: int) -> np.ndarray:
+    """The ``horizon`` values from each origin on: ``(n_origins, horizon)``, row i = ``y[o_i : o_i + H]``.
+
+    What a forecast from origin ``o_i`` is scored against (the actuals); origins must leave room.
+    """
+    y = np.asarray(y)
+    origins = np.asarray(origins, dtype=np.int64)
+    return y[origins[:, None] + np.arange(horizon)[None, :]]
+
+
 def naive(y: np.ndarray, origins: np.ndarray, horizon: int) -> np.ndarray:
     """Last value carried forward: ``y_hat[o + h] = y[o - 1]``."""
     y, origins = _check(y, origins, 1)

@@ -393,7 +393,7 @@ def _result(
     start, end = span
     y, index = series.values, series.index
     positions = origins[:, None] + np.arange(horizon)[None, :]
-    actuals, last = y[positions], y[origins - 1]
+    actuals, last = bl.future_windows(y, origins, horizon), y[origins - 1]
     scale = naive_scale(y[:start])
     sliding = cfg.refit_every > 0 and cfg.window == "sliding"
     return BacktestResult(

@@ -70,6 +70,35 @@ def window_starts(lo: int, hi: int, length: int, stride: int = 1) -> np.ndarray:
     return np.arange(lo, hi - length + 1, stride, dtype=np.int64)
 
 
+def split_origins(
+    index: pd.DatetimeIndex, cfg: Config, split: str, *, required: bool = False
+) -> np.ndarray:
+    """Origins (int64 row positions) of every window of ``split``, stride 1, under ``cfg``'s splits.
+
+    Origin ``o`` forecasts rows ``[o, o + H)`` from rows ``[o - L, o)`` (L, H: ``cfg.model``), and
+    the whole window lies inside the split: the windows training validates and tests on.
+    ``required``: a one-line DataError when the split holds no full window.
+    """
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    t, L, H = cfg.train, cfg.model.lookback, cfg.model.horizon
+    bounds = split_bounds(
+        index,
+        val_fraction=t.val_fraction,
+        test_fraction=t.test_fraction,
+        train_end=t.train_end,
+        val_end=t.val_end,
+    )
+    origins = window_starts(*bounds[split], L + H) + L
+    if required and len(origins) == 0:
+        lo, hi = bounds[split]
+        raise DataError(
+            f"the {_SPLIT_NAMES[split]} split has {hi - lo} rows, fewer than lookback {L} + horizon "
+            f"{H} — use a longer span or shorter --lookback/--horizon"
+        )
+    return origins
+
+
 def check_split(
     series: Series, bounds: dict[str, tuple[int, int]], name: str, lookback: int, horizon: int
 ) -> None:
@@ -160,11 +189,6 @@ class SeriesDataModule(pl.LightningDataModule):
             starts = window_starts(lo, hi, length, stride)
             self.datasets[name] = WindowDataset(self.data, starts, self.lookback, self.horizon)
         self._generator = torch.Generator().manual_seed(t.seed)
-
-    def origins(self, split: str) -> np.ndarray:
-        """First forecast row of every window of ``split`` (stride 1 outside training)."""
-        self.setup()
-        return self.datasets[split].starts.numpy() + self.lookback
 
     def _loader(self, split: str, shuffle: bool, batch_size: int) -> DataLoader:
         ds = self.datasets[split]

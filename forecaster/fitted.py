@@ -1,0 +1,224 @@
+"""A trained model, ready to use: predict, save, load (the other half of :mod:`forecaster.training`).
+
+A :class:`FittedModel` is the network plus everything needed to use it again without the training
+data: the resolved config, the feature spec (covariate scaler fitted on the training rows) and
+provenance (``meta``). It forecasts from any series with the saved spec (no refitting), and saves and
+loads itself as one folder: ``model.pt`` (state_dict), ``config.yaml``, ``normalization.json`` and
+``meta.json``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+import yaml
+
+from forecaster.config import Config, dump_config, validate_config
+from forecaster.data.features import FeatureSpec, build_features
+from forecaster.data.series import Series
+from forecaster.data.windows import split_origins
+from forecaster.errors import DataError, ForecasterError, ModelError
+from forecaster.io import atomic_path, write_json, write_text
+from forecaster.models.gru import GRURegressor
+
+PREDICT_BATCH = 256
+"""Windows per forward pass when predicting. Larger is not faster on the CPU: a pass allocates
+about batch x lookback x hidden activations per layer, and at 4096 windows of 168 steps (about 1 GB)
+every pass page-faults fresh memory; 256 predicts Greensboro windows 10-40% faster and peaks far
+lower (figures in benchmarks/README.md)."""
+
+
+def build_module(cfg: Config, n_features: int) -> GRURegressor:
+    """A fresh network sized by the config (and the feature count of its spec).
+
+    ``model.anchor`` must be resolved (as in a saved config); ``auto`` -- a config saved before
+    anchors existed -- builds the naive start those models had.
+    """
+    m, t = cfg.model, cfg.train
+    anchor = "naive" if m.anchor == "auto" else m.anchor
+    return GRURegressor(
+        n_features=n_features,
+        lookback=m.lookback,
+        horizon=m.horizon,
+        hidden_size=m.hidden_size,
+        num_layers=m.num_layers,
+        bidirectional=m.bidirectional,
+        dropout=m.dropout,
+        learning_rate=t.learning_rate,
+        weight_decay=t.weight_decay,
+        scale=m.scale,
+        anchor=anchor,
+        season=(cfg.backtest.season or 1) if anchor == "seasonal_naive" else 1,
+    )
+
+
+def legacy_state(state: dict[str, torch.Tensor], module: GRURegressor) -> dict[str, torch.Tensor]:
+    """A state_dict saved before anchors existed lacks anchor_map and blend: it started naive."""
+    fresh = module.state_dict()
+    return {k: fresh[k] for k in ("anchor_map", "blend") if k not in state} | dict(state)
+
+
+@dataclass
+class FittedModel:
+    """A trained network with everything needed to use it again: config, feature spec, provenance.
+
+    ``meta`` is what ``meta.json`` holds: series identity, data fingerprint and span, split spans,
+    validation metrics in target units (``val_mae``, ``val_rmse``; ``val_loss`` is normalised MSE),
+    epoch history and library versions. ``series`` is the training series (kept in memory only).
+    """
+
+    module: GRURegressor
+    config: Config
+    spec: FeatureSpec
+    meta: dict[str, Any]
+    series: Series | None = field(default=None, repr=False)
+
+    @property
+    def lookback(self) -> int:
+        return self.config.model.lookback
+
+    @property
+    def horizon(self) -> int:
+        return self.config.model.horizon
+
+    @property
+    def target(self) -> str:
+        return self.spec.target
+
+    @property
+    def freq(self) -> str:
+        return self.meta["series"]["freq"]
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        return self.meta["metrics"]
+
+    def _check(self, series: Series) -> None:
+        if series.freq != self.freq:
+            raise DataError(
+                f"{series.source}:{series.symbol}: the model was trained on '{self.freq}' steps but the "
+                f"series has '{series.freq}' — load the series at the model's interval"
+            )
+
+    def predict_origins(self, series: Series, origins: np.ndarray) -> np.ndarray:
+        """Forecasts (n_origins, H) float64 in target units; origin ``o`` forecasts rows [o, o + H).
+
+        Uses rows [o - L, o) of ``series`` only, with the saved feature spec (no refitting).
+        ``origins``: int row positions with ``L <= o <= len(series)``.
+        """
+        self._check(series)
+        origins = np.asarray(origins, dtype=np.int64).reshape(-1)
+        L, H = self.lookback, self.horizon
+        if len(origins) == 0:
+            return np.zeros((0, H), dtype=np.float64)
+        if origins.min() < L or origins.max() > len(series):
+            raise DataError(
+                f"forecast origins must lie in [{L}, {len(series)}] (lookback {L}, {len(series)} rows); "
+                f"got {origins.min()} .. {origins.max()} — start the backtest later or use more history"
+            )
+        feats = torch.from_numpy(build_features(series, self.spec))
+        # (T - L + 1, F, L), a view: window o - L covers rows [o - L, o), ending just before o
+        windows = feats.unfold(0, L, 1)
+        starts = torch.from_numpy(origins - L)
+        device = self.module.device
+        out = []
+        self.module.eval()
+        with torch.inference_mode():
+            for chunk in starts.split(PREDICT_BATCH):
+                x = windows[chunk].transpose(1, 2).contiguous().to(device)
+                out.append(self.module(x).double().cpu())
+        return torch.cat(out).numpy()
+
+    def predict(self, series: Series) -> pd.DataFrame:
+        """The next H steps after the last row: index = future timestamps, column ``forecast`` (units)."""
+        forecast = self.predict_origins(series, np.array([len(series)]))[0]
+        return pd.DataFrame(
+            {"forecast": forecast}, index=future_index(series.end, series.freq, self.horizon)
+        )
+
+    def split_origins(self, split: str = "val", series: Series | None = None) -> np.ndarray:
+        """Origins (row positions) of every window of a split (stride 1), as training defined the splits.
+
+        Origin ``o`` forecasts rows ``[o, o + H)`` from rows ``[o - L, o)``; all of them lie inside
+        the split. Raises a DataError when the split holds no full window.
+        """
+        series = series if series is not None else self.series
+        if series is None:
+            raise ModelError(
+                f"this model was loaded from disk — pass the series: {split} origins need it"
+            )
+        return split_origins(series.index, self.config, split, required=True)
+
+    # -- persistence --------------------------------------------------------------------------------
+    def save(self, directory: Path) -> Path:
+        """Write model.pt (state_dict), config.yaml, normalization.json and meta.json into ``directory``."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        with atomic_path(directory / "model.pt") as tmp:
+            torch.save(self.module.state_dict(), tmp)
+        write_text(directory / "config.yaml", dump_config(self.config))
+        write_json(directory / "normalization.json", self.spec.to_dict())
+        write_json(directory / "meta.json", self.meta)
+        return directory
+
+    @classmethod
+    def load(cls, directory: Path) -> FittedModel:
+        """Rebuild a saved model; a missing or corrupt file is a one-line ModelError."""
+        directory = Path(directory)
+
+        def read(name: str, parse):
+            path = directory / name
+            if not path.is_file():
+                raise ModelError(
+                    f"model folder {directory} has no {name} — it is incomplete; retrain (forecast fit) or "
+                    "choose another version"
+                )
+            try:
+                return parse(path)
+            except ForecasterError as exc:
+                raise ModelError(f"{path} is invalid ({exc}) — retrain (forecast fit)") from None
+            except Exception as exc:  # unpickling, JSON, YAML, shape errors: all mean a bad file
+                first = (str(exc).splitlines() or [type(exc).__name__])[0][:200]
+                if "weights_only" in str(exc) or "Unpickl" in type(exc).__name__:
+                    first = "not a valid weights file"  # torch's text suggests an unsafe load
+                raise ModelError(
+                    f"{path} is corrupt or incompatible ({type(exc).__name__}: {first}) — retrain "
+                    "(forecast fit) or return to the previous champion (forecast models rollback)"
+                ) from None
+
+        cfg = read(
+            "config.yaml", lambda p: validate_config(yaml.safe_load(p.read_text("utf-8")), str(p))
+        )
+        spec = read(
+            "normalization.json", lambda p: FeatureSpec.from_dict(json.loads(p.read_text("utf-8")))
+        )
+        meta = read("meta.json", _parse_meta)
+        module = build_module(cfg, spec.n_features)
+        read(
+            "model.pt",
+            lambda p: module.load_state_dict(
+                legacy_state(torch.load(p, map_location="cpu", weights_only=True), module)
+            ),
+        )
+        return cls(module=module.eval(), config=cfg, spec=spec, meta=meta)
+
+
+def _parse_meta(path: Path) -> dict[str, Any]:
+    meta = json.loads(path.read_text("utf-8"))
+    if not isinstance(meta, dict) or "freq" not in meta.get("series", {}):
+        raise ValueError("no series.freq: not a model's meta.json")
+    if "fingerprint" not in meta.get("data", {}) or not isinstance(meta.get("metrics"), dict):
+        raise ValueError("no data.fingerprint or metrics: not a model's meta.json")
+    return meta
+
+
+def future_index(last: pd.Timestamp, freq: str, horizon: int) -> pd.DatetimeIndex:
+    """The ``horizon`` timestamps after ``last``: next trading days for ``"B"`` (weekends skipped)."""
+    offset = pd.tseries.frequencies.to_offset(freq)
+    return pd.date_range(last + offset, periods=horizon, freq=offset, name="time")
