@@ -182,6 +182,22 @@ class BacktestConfig(StrictModel):
     end: dt.date | None = None
     max_origins: int | None = Field(None, ge=1)
     """Keep only the most recent origins (speed)."""
+    levels: list[float] = Field(default_factory=lambda: [80.0, 95.0])
+    """Prediction-interval levels in percent (``forecast predict`` and ``backtest``; ``[]`` none)."""
+    interval_window: int | None = Field(None, ge=10)
+    """Calibrate intervals on the most recent N residuals only (None: all earlier ones)."""
+
+    @field_validator("levels")
+    @classmethod
+    def _levels(cls, value: list[float]) -> list[float]:
+        if not value:
+            return []
+        from forecaster.intervals import parse_levels  # a one-line error names the problem
+
+        try:
+            return list(parse_levels(value))
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
 
 
 class Config(StrictModel):

@@ -2,14 +2,15 @@
 
 A :class:`FittedModel` is the network plus everything needed to use it again without the training
 data: the resolved config, the feature spec (covariate scaler fitted on the training rows) and
-provenance (``meta``). It forecasts from any series with the saved spec (no refitting), and saves and
-loads itself as one folder: ``model.pt`` (state_dict), ``config.yaml``, ``normalization.json`` and
-``meta.json``.
+provenance (``meta``), and the calibration of its prediction intervals. It forecasts from any
+series with the saved spec (no refitting), and saves and loads itself as one folder: ``model.pt``
+(state_dict), ``config.yaml``, ``normalization.json``, ``calibration.json`` and ``meta.json``.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from forecaster.data.features import FeatureSpec, build_features
 from forecaster.data.series import Series
 from forecaster.data.windows import split_origins
 from forecaster.errors import DataError, ForecasterError, ModelError
+from forecaster.intervals import Calibration, level_name, window_scale
 from forecaster.io import atomic_path, write_json, write_text
 from forecaster.models.gru import GRURegressor
 
@@ -78,6 +80,9 @@ class FittedModel:
     spec: FeatureSpec
     meta: dict[str, Any]
     series: Series | None = field(default=None, repr=False)
+    calibration: Calibration | None = None
+    """Out-of-sample residuals for prediction intervals (``calibration.json``); None for a model
+    saved before intervals existed."""
 
     @property
     def lookback(self) -> int:
@@ -98,6 +103,11 @@ class FittedModel:
     @property
     def metrics(self) -> dict[str, float]:
         return self.meta["metrics"]
+
+    @property
+    def scale_mode(self) -> str:
+        """How a window's spread is measured (``diff`` or ``level``): the scale of its intervals."""
+        return self.config.model.scale
 
     def _check(self, series: Series) -> None:
         if series.freq != self.freq:
@@ -135,12 +145,29 @@ class FittedModel:
                 out.append(self.module(x).double().cpu())
         return torch.cat(out).numpy()
 
-    def predict(self, series: Series) -> pd.DataFrame:
-        """The next H steps after the last row: index = future timestamps, column ``forecast`` (units)."""
-        forecast = self.predict_origins(series, np.array([len(series)]))[0]
-        return pd.DataFrame(
-            {"forecast": forecast}, index=future_index(series.end, series.freq, self.horizon)
+    def predict(self, series: Series, levels: Sequence[float] = ()) -> pd.DataFrame:
+        """The next H steps after the last row, indexed by their timestamps, in target units.
+
+        Columns: ``forecast``; with ``levels`` (percent) and a calibration also ``median`` and
+        ``lo_<level>``, ``hi_<level>`` per level (see :mod:`forecaster.intervals`);
+        ``frame.attrs["short_levels"]`` lists levels with too few calibration residuals.
+        """
+        origin = np.array([len(series)])
+        forecast = self.predict_origins(series, origin)
+        frame = pd.DataFrame(
+            {"forecast": forecast[0]}, index=future_index(series.end, series.freq, self.horizon)
         )
+        frame.attrs["short_levels"] = []
+        if levels and self.calibration is not None:
+            cal = self.calibration
+            scale = window_scale(series.values, origin, cal.lookback, cal.mode)
+            bounds = cal.intervals(forecast, scale, levels)
+            frame["median"] = bounds.median[0]
+            for level, (lo, hi) in bounds.bounds.items():
+                frame[f"lo_{level_name(level)}"] = lo[0]
+                frame[f"hi_{level_name(level)}"] = hi[0]
+            frame.attrs["short_levels"] = list(bounds.short)
+        return frame
 
     def split_origins(self, split: str = "val", series: Series | None = None) -> np.ndarray:
         """Origins (row positions) of every window of a split (stride 1), as training defined the splits.
@@ -164,6 +191,8 @@ class FittedModel:
             torch.save(self.module.state_dict(), tmp)
         write_text(directory / "config.yaml", dump_config(self.config))
         write_json(directory / "normalization.json", self.spec.to_dict())
+        if self.calibration is not None:
+            write_json(directory / "calibration.json", self.calibration.to_dict())
         write_json(directory / "meta.json", self.meta)
         return directory
 
@@ -206,7 +235,13 @@ class FittedModel:
                 legacy_state(torch.load(p, map_location="cpu", weights_only=True), module)
             ),
         )
-        return cls(module=module.eval(), config=cfg, spec=spec, meta=meta)
+        calibration = None
+        if (directory / "calibration.json").is_file():  # models saved before intervals have none
+            calibration = read(
+                "calibration.json",
+                lambda p: Calibration.from_dict(json.loads(p.read_text("utf-8"))),
+            )
+        return cls(module=module.eval(), config=cfg, spec=spec, meta=meta, calibration=calibration)
 
 
 def _parse_meta(path: Path) -> dict[str, Any]:

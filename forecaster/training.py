@@ -42,6 +42,7 @@ from forecaster.data.series import Series
 from forecaster.data.windows import SeriesDataModule, split_origins
 from forecaster.errors import ConfigError
 from forecaster.fitted import FittedModel, build_module, legacy_state
+from forecaster.intervals import Calibration, scores, window_scale
 from forecaster.models.gru import GRURegressor
 from forecaster.selection import Anchor, choose_anchor, select_correction
 
@@ -326,14 +327,34 @@ def fit_model(
         )
     fitted = FittedModel(module=module, config=resolved, spec=dm.spec, meta=meta, series=series)
     y = series.values
+    held_out: list[
+        tuple[np.ndarray, np.ndarray]
+    ] = []  # (origins, scaled residuals), never trained on
     for split in ("val", "test"):
         origins = split_origins(series.index, cfg, split)
         if len(origins):
             actuals = future_windows(y, origins, m.horizon)
-            err = fitted.predict_origins(series, origins) - actuals
+            forecasts = fitted.predict_origins(series, origins)
+            err = forecasts - actuals
             meta["metrics"][f"{split}_mae"] = float(np.abs(err).mean())
             meta["metrics"][f"{split}_rmse"] = float(np.sqrt(np.square(err).mean()))
+            scale = window_scale(y, origins, m.lookback, m.scale)
+            held_out.append((origins, scores(actuals, forecasts, scale)))
+    fitted.calibration = _calibration(fitted, series, held_out)
     return fitted
+
+
+def _calibration(model: FittedModel, series: Series, held_out: list) -> Calibration | None:
+    """The scaled residuals of every validation and test window, the newest data the model never
+    trained on: what ``predict`` calibrates its intervals with (a backtest recalibrates
+    walk-forward, on strictly earlier data)."""
+    if not held_out:
+        return None
+    origins = np.concatenate([o for o, _ in held_out])
+    span = (str(series.index[origins[0]]), str(series.index[origins[-1]]))
+    return Calibration.from_scores(
+        np.concatenate([r for _, r in held_out]), model.lookback, model.scale_mode, span
+    )
 
 
 def _versions() -> dict[str, str]:

@@ -107,6 +107,7 @@ def test_predict_returns_the_next_trading_days(fitted, stock):
 def test_save_load_gives_identical_predictions(fitted, stock, tmp_path):
     fitted.save(tmp_path / "m")
     assert sorted(p.name for p in (tmp_path / "m").iterdir()) == [
+        "calibration.json",
         "config.yaml",
         "meta.json",
         "model.pt",
@@ -124,6 +125,10 @@ def test_save_load_gives_identical_predictions(fitted, stock, tmp_path):
         and loaded.meta["data"] == fitted.meta["data"]
     )
     assert list(loaded.split_origins("val", stock)) == list(fitted.split_origins("val"))
+    # and so do the intervals, exactly
+    before, after = fitted.predict(stock, [50, 90]), loaded.predict(stock, [50, 90])
+    assert list(after.columns) == ["forecast", "median", "lo_50", "hi_50", "lo_90", "hi_90"]
+    pd.testing.assert_frame_equal(before, after, check_exact=True)
 
 
 def test_missing_or_corrupt_files_are_model_errors(fitted, tmp_path):

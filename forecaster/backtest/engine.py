@@ -18,17 +18,25 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 import pandas as pd
 
+from forecaster import intervals as iv
 from forecaster.backtest import baselines as bl
-from forecaster.backtest.metrics import metric_table, naive_scale, step_metric_table
+from forecaster.backtest.metrics import (
+    interval_table,
+    metric_table,
+    naive_scale,
+    step_coverage_table,
+    step_metric_table,
+)
 from forecaster.config import BacktestConfig
 from forecaster.data.series import Series
 from forecaster.errors import ConfigError, DataError
+from forecaster.intervals import level_name
 
 
 @runtime_checkable
@@ -86,7 +94,21 @@ class BacktestResult:
     """Per-step metrics: index (method, step) with steps 1..H, same columns."""
     config: dict = field(default_factory=dict)
     """How it ran: mode, stride, season, refit settings, refits (retraining points of the model and
-    Ridge; 0 in fixed mode), training/test rows, how drift's slope was taken."""
+    Ridge; 0 in fixed mode), training/test rows, how drift's slope was taken, how intervals were
+    calibrated."""
+    intervals: dict[str, dict[float, tuple[np.ndarray, np.ndarray]]] = field(default_factory=dict)
+    """Method -> level (percent) -> (lo (n, H), hi (n, H)) in units; NaN where no calibration yet."""
+    interval_short: dict[str, dict[float, np.ndarray]] = field(default_factory=dict)
+    """Method -> level -> (n,) bool: origins whose interval had too few calibration residuals."""
+    interval_metrics: pd.DataFrame | None = None
+    """Index (method, level); columns coverage (%), width, winkler, pinball (units)."""
+    step_coverage: pd.DataFrame | None = None
+    """Index (method, level); columns steps 1..H: coverage (%) per horizon step."""
+
+    @property
+    def levels(self) -> list[float]:
+        first = next(iter(self.intervals.values()), {})
+        return list(first)
 
     @property
     def methods(self) -> list[str]:
@@ -102,7 +124,8 @@ class BacktestResult:
         return pd.DatetimeIndex(self.timestamps.ravel()).tz_localize("UTC").tz_convert(self.tz)
 
     def to_frame(self) -> pd.DataFrame:
-        """Long table, one row per (origin, step): origin, step (1..H), timestamp, actual, each method."""
+        """Long table, one row per (origin, step): origin, step (1..H), timestamp, actual, each method
+        (and its interval bounds ``<method>_lo_<level>``, ``<method>_hi_<level>``)."""
         n, h = self.actuals.shape
         frame = pd.DataFrame(
             {
@@ -114,6 +137,9 @@ class BacktestResult:
         )
         for name, fc in self.forecasts.items():
             frame[name] = fc.ravel()
+            for level, (lo, hi) in self.intervals.get(name, {}).items():
+                frame[f"{name}_lo_{level_name(level)}"] = lo.ravel()
+                frame[f"{name}_hi_{level_name(level)}"] = hi.ravel()
         return frame
 
 
@@ -259,6 +285,10 @@ def run_backtest(
     model_name: str = "model",
     baselines: Sequence[str] = bl.BASELINES,
     batch_size: int | None = None,
+    levels: Sequence[float] = (),
+    calibration_start: int | None = None,
+    scale_lookback: int | None = None,
+    interval_scale: str | None = None,
 ) -> BacktestResult:
     """Walk forward over the test span and score the model (if any) and ``baselines`` on the same origins.
 
@@ -269,6 +299,12 @@ def run_backtest(
     dates. ``batch_size``: origins per ``predict_origins`` call (None: all in one call).
 
     In refit mode a given ``model`` is not used: the first origin is itself a refit point.
+
+    ``levels`` (percent): prediction intervals for every method (:func:`_interval_bounds`),
+    calibrated on the origins from ``calibration_start`` (a row the model did not train on; default
+    as many rows before the span as the span holds) up to the span, and walk-forward inside it;
+    residuals are scaled by the spread of the ``scale_lookback`` steps before each origin
+    (``interval_scale``: ``diff``, ``level`` or ``none``; default the model's scale mode).
     """
     cfg = cfg or BacktestConfig()
     unknown = [m for m in baselines if m not in bl.BASELINES]
@@ -315,7 +351,7 @@ def run_backtest(
         model_name,
         batch_size,
     )
-    return _result(
+    result = _result(
         series,
         cfg,
         origins,
@@ -326,6 +362,34 @@ def run_backtest(
         model_name,
         refits,
         test_fraction,
+    )
+    if not levels:
+        return result
+    cal_start = calibration_start if calibration_start is not None else start - (end - start)
+    bounds, short, info = _interval_bounds(
+        series,
+        None if refitting else model,
+        cfg,
+        forecasts,
+        origins,
+        start,
+        horizon,
+        season,
+        [b for b in baselines],
+        model_name,
+        levels,
+        max(cal_start, need),
+        batch_size,
+        scale_lookback,
+        interval_scale or getattr(model, "scale_mode", "diff"),
+    )
+    return replace(
+        result,
+        intervals=bounds,
+        interval_short=short,
+        interval_metrics=interval_table(result.actuals, bounds),
+        step_coverage=step_coverage_table(result.actuals, bounds),
+        config=result.config | info,
     )
 
 
@@ -375,6 +439,80 @@ def _walk(
             forecasts[name].append(values)
     stacked = {name: np.concatenate(parts) for name, parts in forecasts.items()}
     return stacked, (len(groups) if cfg.refit_every > 0 else 0)
+
+
+def _interval_bounds(
+    series: Series,
+    model: WindowForecaster | None,
+    cfg: BacktestConfig,
+    forecasts: dict[str, np.ndarray],
+    origins: np.ndarray,
+    start: int,
+    horizon: int,
+    season: int,
+    baselines: list[str],
+    model_name: str,
+    levels: Sequence[float],
+    cal_start: int,
+    batch_size: int | None,
+    scale_lookback: int | None,
+    mode: str,
+) -> tuple[dict, dict, dict]:
+    """Conformal intervals of every method (see :mod:`forecaster.intervals`).
+
+    Calibration origins run from ``cal_start`` to the last origin whose horizon ends before the
+    span, so every one was fully observed before the first backtest origin. The model forecasts
+    them as it is (it did not train on them); Ridge is refitted on the rows before ``cal_start`` so
+    its calibration residuals are out of sample too. ``model=None`` with a model in ``forecasts``
+    (refit mode) calibrates the model walk-forward only. Residuals are scaled by the spread of the
+    ``scale_lookback`` steps before each origin (default the model's lookback, or the larger of the
+    season and the Ridge lags without a model).
+    """
+    y = series.values
+    if scale_lookback is None:
+        scale_lookback = model.lookback if model is not None else max(season, cfg.ridge_lags)
+    scale_lookback = max(scale_lookback, 2)
+    cal_start = max(cal_start, scale_lookback)
+    cal_origins = np.arange(cal_start, start - horizon + 1, dtype=np.int64)
+    cal: dict[str, np.ndarray] = {}
+    if len(cal_origins):
+        cal = baseline_forecasts(
+            y, cal_origins, horizon, cfg, season, baselines, (0, cal_start), None
+        )
+        if model is not None:
+            _check_model(model, horizon, int(cal_origins[0]))
+            cal[model_name] = _predict(model, series, cal_origins, batch_size)
+    cal_actual = bl.future_windows(y, cal_origins, horizon)
+    span_actual = bl.future_windows(y, origins, horizon)
+    span_scale = iv.window_scale(y, origins, scale_lookback, mode)
+    cal_scale = iv.window_scale(y, cal_origins, scale_lookback, mode)
+    bounds: dict[str, dict[float, tuple[np.ndarray, np.ndarray]]] = {}
+    short: dict[str, dict[float, np.ndarray]] = {}
+    empty = np.zeros((0, horizon))
+    for name, fc in forecasts.items():
+        has_cal = name in cal
+        q, _, is_short = iv.walk_forward(
+            iv.scores(cal_actual, cal[name], cal_scale) if has_cal else empty,
+            cal_origins if has_cal else np.zeros(0, dtype=np.int64),
+            iv.scores(span_actual, fc, span_scale),
+            origins,
+            horizon,
+            levels,
+            cfg.interval_window,
+        )
+        s = span_scale[:, None]
+        bounds[name] = {lv: (fc + s * lo, fc + s * hi) for lv, (lo, hi) in q.items()}
+        short[name] = is_short
+    info = {
+        "levels": [float(lv) for lv in levels],
+        "calibration_origins": len(cal_origins),
+        "calibration_span": [str(series.index[cal_origins[0]]), str(series.index[cal_origins[-1]])]
+        if len(cal_origins)
+        else None,
+        "interval_scale": f"{mode} spread of the last {scale_lookback} steps",
+        "interval_window": cfg.interval_window,
+    }
+    return bounds, short, info
 
 
 def _result(

@@ -160,6 +160,95 @@ def diebold_mariano(actual, forecast, reference, lag: int) -> tuple[float, float
     return t, float(0.5 * math.erfc(-t / math.sqrt(2.0)))
 
 
+# -- intervals ---------------------------------------------------------------------------------------
+#: Columns of :func:`interval_table`, in order.
+INTERVAL_METRICS = ("coverage", "width", "winkler", "pinball")
+
+
+def _bounds(actual, lo, hi) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The arrays as float64 and the mask of entries whose interval exists (finite bounds)."""
+    a, lo_ = _pair(actual, lo)
+    _, hi_ = _pair(actual, hi)
+    return a, lo_, hi_, np.isfinite(lo_) & np.isfinite(hi_)
+
+
+def coverage(actual, lo, hi, axis: int | None = None):
+    """Percent of actuals inside ``[lo, hi]`` (entries without an interval are left out)."""
+    a, lo_, hi_, ok = _bounds(actual, lo, hi)
+    return 100.0 * _masked_mean(((a >= lo_) & (a <= hi_)).astype(np.float64), ok, axis)
+
+
+def width(actual, lo, hi, axis: int | None = None):
+    """Mean interval width ``hi - lo``, in target units (``actual`` only marks the entries)."""
+    _, lo_, hi_, ok = _bounds(actual, lo, hi)
+    return _masked_mean(hi_ - lo_, ok, axis)
+
+
+def winkler(actual, lo, hi, level: float, axis: int | None = None):
+    """Interval (Winkler) score at ``level`` percent, target units; lower is better.
+
+    ``(hi - lo) + (2/alpha)(lo - y) if y < lo, + (2/alpha)(y - hi) if y > hi``, alpha = 1 - level/100:
+    the width, plus a penalty for every miss that grows with its distance.
+    """
+    a, lo_, hi_, ok = _bounds(actual, lo, hi)
+    alpha = 1.0 - level / 100.0
+    with np.errstate(invalid="ignore"):
+        score = (hi_ - lo_) + (2.0 / alpha) * (
+            np.clip(lo_ - a, 0.0, None) + np.clip(a - hi_, 0.0, None)
+        )
+    return _masked_mean(score, ok, axis)
+
+
+def pinball(actual, quantile_forecast, q: float, axis: int | None = None):
+    """Pinball (quantile) loss of a forecast of the ``q`` quantile (0 < q < 1), target units."""
+    a, f = _pair(actual, quantile_forecast)
+    diff = a - f
+    with np.errstate(invalid="ignore"):
+        loss = np.maximum(q * diff, (q - 1.0) * diff)
+    return _masked_mean(loss, np.isfinite(f), axis)
+
+
+def interval_metrics(actual, lo, hi, level: float, axis: int | None = None) -> dict:
+    """Coverage (%), mean width and Winkler score (units), and the mean pinball loss of the two
+    bounds as the ``alpha/2`` and ``1 - alpha/2`` quantiles (units), for one method and level."""
+    alpha = 1.0 - level / 100.0
+    return {
+        "coverage": coverage(actual, lo, hi, axis),
+        "width": width(actual, lo, hi, axis),
+        "winkler": winkler(actual, lo, hi, level, axis),
+        "pinball": 0.5
+        * (pinball(actual, lo, alpha / 2, axis) + pinball(actual, hi, 1 - alpha / 2, axis)),
+    }
+
+
+def interval_table(actual, intervals: Mapping[str, Mapping[float, tuple]]) -> pd.DataFrame:
+    """Interval metrics, index (method, level), columns :data:`INTERVAL_METRICS`.
+
+    ``intervals[method][level] = (lo, hi)``, each shaped like ``actual`` ``(n_origins, horizon)``.
+    """
+    rows = {
+        (name, float(level)): interval_metrics(actual, lo, hi, level)
+        for name, by_level in intervals.items()
+        for level, (lo, hi) in by_level.items()
+    }
+    table = pd.DataFrame.from_dict(rows, orient="index", columns=list(INTERVAL_METRICS))
+    table.index = pd.MultiIndex.from_tuples(list(rows), names=["method", "level"])
+    return table
+
+
+def step_coverage_table(actual, intervals: Mapping[str, Mapping[float, tuple]]) -> pd.DataFrame:
+    """Coverage (%) per horizon step: index (method, level), columns steps 1..H."""
+    rows = {
+        (name, float(level)): coverage(actual, lo, hi, axis=0)
+        for name, by_level in intervals.items()
+        for level, (lo, hi) in by_level.items()
+    }
+    h = np.shape(actual)[1]
+    table = pd.DataFrame.from_dict(rows, orient="index", columns=list(range(1, h + 1)))
+    table.index = pd.MultiIndex.from_tuples(list(rows), names=["method", "level"])
+    return table
+
+
 def all_metrics(actual, forecast, last, scale: float, axis: int | None = None) -> dict:
     """Every metric of :data:`METRICS` for one method: numbers (``axis=None``) or per-step arrays."""
     a, f = _pair(actual, forecast)

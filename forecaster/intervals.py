@@ -1,0 +1,277 @@
+"""Prediction intervals: split-conformal calibration of scaled residuals, per horizon step.
+
+Why this method (measured; figures in benchmarks/README.md, ``bench_intervals.py``):
+
+* **Model-agnostic and cheap.** It needs only out-of-sample forecasts and their actuals, so the GRU
+  and every baseline get intervals the same way and their widths can be compared at equal coverage.
+  Nothing is retrained; a quantile head (CQR) would need a second loss and still a conformal step.
+* **Scaled by the window's own volatility.** A residual is divided by the spread of the one-step
+  changes over the lookback before its origin (the scale the GRU normalises with), so one
+  calibration serves any price level, and calm and turbulent weeks get narrow and wide intervals.
+  Unscaled residuals from 2010 prices under-cover in 2012.
+* **Signed, per step.** Quantiles of the signed scaled residual are taken separately for each step
+  h = 1..H (errors grow with the step) and for the lower and upper tail, so a forecast that is
+  biased, or errors that are skewed, give an asymmetric interval with the right coverage.
+* **Walk-forward.** In a backtest the calibration set of origin ``o`` holds the residuals of the
+  calibration origins before the span plus every backtest origin whose whole horizon was observed
+  before ``o`` (``o' + H <= o``): strictly earlier data only, and it keeps adapting to the series.
+
+For a level ``l`` (percent), with ``alpha = 1 - l/100`` and ``n`` calibration residuals per step,
+the interval is ``[f + s * r_(k_lo), f + s * r_(k_hi)]``: ``f`` the point forecast, ``s`` the
+window's scale, ``r_(k)`` the k-th smallest residual, ``k_hi = ceil((n + 1)(1 - alpha/2))`` and
+``k_lo = floor((n + 1) alpha/2)``; the finite-sample conformal ranks. When ``k_hi > n`` there are too
+few residuals for that level (``n < 2/alpha - 1``, e.g. 39 for 95%): the interval is the widest the
+residuals give and it is marked ``short`` (a warning names how many are needed).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from forecaster.errors import ConfigError
+from forecaster.models.normalize import ABS_FLOOR, REL_FLOOR
+
+DEFAULT_LEVELS: tuple[float, ...] = (80.0, 95.0)
+MAX_LEVELS = 9
+
+
+def parse_levels(levels: str | Iterable[float] | None) -> tuple[float, ...]:
+    """Levels in percent, sorted: ``"50,80,95"`` or ``[80, 95]``; one-line ConfigError when invalid."""
+    if levels is None:
+        return DEFAULT_LEVELS
+    if isinstance(levels, str):
+        parts = [p.strip() for p in levels.split(",") if p.strip()]
+        try:
+            values = [float(p.rstrip("%")) for p in parts]
+        except ValueError:
+            raise ConfigError(
+                f"interval levels must be numbers in percent, got {levels!r} — e.g. --levels 80,95"
+            ) from None
+    else:
+        values = [float(v) for v in levels]
+    if not values:
+        raise ConfigError("no interval levels given — e.g. --levels 80,95")
+    bad = [v for v in values if not 0 < v < 100 or not math.isfinite(v)]
+    if bad:
+        raise ConfigError(
+            f"interval levels must lie strictly between 0 and 100 (percent), got {bad} — e.g. 80,95"
+        )
+    if len(set(values)) != len(values):
+        raise ConfigError(f"interval levels repeat: {values} — give each level once")
+    if len(values) > MAX_LEVELS:
+        raise ConfigError(
+            f"{len(values)} interval levels is too many (at most {MAX_LEVELS}) — e.g. 50,80,95"
+        )
+    return tuple(sorted(values))
+
+
+def level_name(level: float) -> str:
+    """``80.0`` -> ``"80"``, ``97.5`` -> ``"97.5"`` (column suffixes: ``lo_80``, ``hi_97.5``)."""
+    return f"{level:g}"
+
+
+def needed(level: float) -> int:
+    """Calibration residuals per step needed for an exact conformal interval at ``level`` percent."""
+    alpha = 1.0 - level / 100.0
+    return math.ceil(2.0 / alpha - 1.0 - 1e-9)
+
+
+def _ranks(n: int, level: float) -> tuple[int, int, bool]:
+    """0-based ranks (lo, hi) of the conformal quantiles among ``n`` sorted residuals; short?"""
+    alpha = 1.0 - level / 100.0
+    k_hi = math.ceil((n + 1) * (1.0 - alpha / 2.0) - 1e-9)
+    k_lo = math.floor((n + 1) * (alpha / 2.0) + 1e-9)
+    short = k_hi > n or k_lo < 1
+    return max(k_lo, 1) - 1, min(k_hi, n) - 1, short
+
+
+# -- scale -------------------------------------------------------------------------------------------
+def window_scale(
+    y: np.ndarray, origins: np.ndarray, lookback: int, mode: str = "diff"
+) -> np.ndarray:
+    """(n,) the spread of the ``lookback`` values before each origin, in units (as the GRU scales).
+
+    ``diff``: std of the one-step changes; ``level``: std of the values; floored at 1e-3 of the
+    last value's magnitude (and 1e-6) so a flat window never divides by zero. ``none``: 1 (raw
+    residuals in units; for comparison).
+    """
+    y = np.asarray(y, dtype=np.float64)
+    origins = np.asarray(origins, dtype=np.int64)
+    if len(origins) == 0:
+        return np.zeros(0)
+    if mode == "none":
+        return np.ones(len(origins))
+    hist = sliding_window_view(y, lookback)[origins - lookback]
+    spread = np.diff(hist, axis=1).std(axis=1) if mode == "diff" and lookback > 1 else hist.std(1)
+    return np.maximum(np.maximum(spread, REL_FLOOR * np.abs(hist[:, -1])), ABS_FLOOR)
+
+
+def scores(actual: np.ndarray, forecast: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """Signed scaled residuals ``(actual - forecast) / scale``: (n, H), dimensionless."""
+    return (np.asarray(actual) - np.asarray(forecast)) / np.asarray(scale)[:, None]
+
+
+# -- a calibration -------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Calibration:
+    """Sorted signed scaled residuals per horizon step, and how they were scaled.
+
+    ``residuals``: (n, H), each column sorted ascending. ``lookback`` and ``mode`` say how a
+    window's scale is measured (:func:`window_scale`); ``span`` the first and last calibration
+    origin's time (provenance).
+    """
+
+    residuals: np.ndarray
+    lookback: int
+    mode: str = "diff"
+    span: tuple[str, str] | None = None
+
+    @classmethod
+    def from_scores(
+        cls, s: np.ndarray, lookback: int, mode: str = "diff", span: tuple[str, str] | None = None
+    ) -> Calibration:
+        # float32 precision: plenty for a quantile, and it round-trips through JSON exactly
+        s = np.asarray(s, dtype=np.float32).astype(np.float64)
+        s = s[np.isfinite(s).all(axis=1)]
+        return cls(np.sort(s, axis=0), lookback, mode, span)
+
+    @property
+    def n(self) -> int:
+        return int(self.residuals.shape[0])
+
+    @property
+    def horizon(self) -> int:
+        return int(self.residuals.shape[1])
+
+    def bounds(self, level: float) -> tuple[np.ndarray, np.ndarray, bool]:
+        """Scaled residual quantiles (lo (H,), hi (H,)) for ``level`` percent, and whether short."""
+        if self.n == 0:
+            nan = np.full(self.horizon, np.nan)
+            return nan, nan, True
+        lo, hi, short = _ranks(self.n, level)
+        return self.residuals[lo], self.residuals[hi], short
+
+    def median(self) -> np.ndarray:
+        """(H,) the median scaled residual per step (the bias of the point forecast, in scale units)."""
+        if self.n == 0:
+            return np.zeros(self.horizon)
+        return np.median(self.residuals, axis=0)
+
+    def intervals(
+        self, forecast: np.ndarray, scale: np.ndarray, levels: Sequence[float]
+    ) -> Intervals:
+        """Intervals around ``forecast`` (m, H) with window scales ``scale`` (m,), per level."""
+        forecast = np.asarray(forecast, dtype=np.float64)
+        s = np.asarray(scale, dtype=np.float64)[:, None]
+        out: dict[float, tuple[np.ndarray, np.ndarray]] = {}
+        short: list[float] = []
+        for level in levels:
+            lo, hi, is_short = self.bounds(level)
+            out[level] = (forecast + s * lo, forecast + s * hi)
+            if is_short:
+                short.append(level)
+        median = forecast + s * self.median()
+        return Intervals(out, median, tuple(short), self.n)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serialisable (``calibration.json`` beside a model): never pickle."""
+        return {
+            "method": "split-conformal, signed residuals scaled by the window spread, per step",
+            "mode": self.mode,
+            "lookback": self.lookback,
+            "n": self.n,
+            "horizon": self.horizon,
+            "span": list(self.span) if self.span else None,
+            # the shortest text that reads back as the same float32
+            "residuals": [
+                [float(str(v)) for v in col.astype(np.float32)] for col in self.residuals.T
+            ],
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Calibration:
+        cols = [np.asarray(c, dtype=np.float32).astype(np.float64) for c in d["residuals"]]
+        if not cols or len({len(c) for c in cols}) != 1:
+            raise ValueError("residuals must be one equally long list per step")
+        span = tuple(d["span"]) if d.get("span") else None
+        return cls(np.stack(cols, axis=1), int(d["lookback"]), str(d.get("mode", "diff")), span)
+
+    def summary(self, levels: Sequence[float] = DEFAULT_LEVELS) -> list[str]:
+        """Lines for people: residuals, span, and the scaled half-widths at the first/last step."""
+        lines = [
+            f"calibration: {self.n} origins x {self.horizon} steps"
+            + (f", {self.span[0]} .. {self.span[1]}" if self.span else "")
+            + f"; residuals scaled by the {self.mode} spread of the last {self.lookback} steps"
+        ]
+        for level in levels:
+            lo, hi, short = self.bounds(level)
+            mark = f"  (short: needs {needed(level)})" if short else ""
+            lines.append(
+                f"  {level_name(level)}%: step 1 [{lo[0]:+.3g}, {hi[0]:+.3g}] x scale, "
+                f"step {self.horizon} [{lo[-1]:+.3g}, {hi[-1]:+.3g}] x scale{mark}"
+            )
+        return lines
+
+
+@dataclass(frozen=True)
+class Intervals:
+    """Interval bounds per level for m forecasts: ``bounds[level] = (lo (m, H), hi (m, H))``."""
+
+    bounds: dict[float, tuple[np.ndarray, np.ndarray]]
+    median: np.ndarray
+    """(m, H) the point forecast shifted by the median residual."""
+    short: tuple[float, ...]
+    """Levels with too few calibration residuals (the interval is as wide as they go, not exact)."""
+    n_calibration: int
+
+    @property
+    def levels(self) -> list[float]:
+        return list(self.bounds)
+
+
+# -- walk-forward -------------------------------------------------------------------------------------
+def walk_forward(
+    calib_scores: np.ndarray,
+    calib_origins: np.ndarray,
+    span_scores: np.ndarray,
+    origins: np.ndarray,
+    horizon: int,
+    levels: Sequence[float],
+    window: int | None = None,
+) -> tuple[dict[float, tuple[np.ndarray, np.ndarray]], np.ndarray, dict[float, np.ndarray]]:
+    """Scaled residual quantiles for every origin from strictly earlier residuals only.
+
+    ``calib_scores`` (k, H) at ``calib_origins`` (k,) before the span; ``span_scores`` (n, H) at
+    ``origins`` (n,), the backtest's own. Origin ``o`` uses the residuals of every origin ``o'`` with
+    ``o' + horizon <= o`` (its targets were observed before ``o``), the most recent ``window`` of them
+    when given. Returns per level ``(lo (n, H), hi (n, H))`` in scale units, the median (n, H), and
+    per level a bool (n,) marking origins with too few residuals.
+    """
+    all_scores = np.concatenate([calib_scores, span_scores])
+    all_origins = np.concatenate([calib_origins, origins])
+    order = np.argsort(all_origins, kind="stable")
+    all_scores, all_origins = all_scores[order], all_origins[order]
+    finite = np.isfinite(all_scores).all(axis=1)
+    all_scores, all_origins = all_scores[finite], all_origins[finite]
+    available = np.searchsorted(all_origins, origins - horizon, side="right")  # o' <= o - H
+    n, H = len(origins), all_scores.shape[1] if all_scores.ndim == 2 else horizon
+    lo = {lv: np.full((n, H), np.nan) for lv in levels}
+    hi = {lv: np.full((n, H), np.nan) for lv in levels}
+    short = {lv: np.ones(n, dtype=bool) for lv in levels}
+    median = np.zeros((n, H))
+    for i, end in enumerate(available):
+        begin = max(0, end - window) if window else 0
+        if end - begin == 0:
+            continue
+        pool = np.sort(all_scores[begin:end], axis=0)
+        median[i] = np.median(pool, axis=0)
+        for lv in levels:
+            a, b, is_short = _ranks(len(pool), lv)
+            lo[lv][i], hi[lv][i], short[lv][i] = pool[a], pool[b], is_short
+    return {lv: (lo[lv], hi[lv]) for lv in levels}, median, short
