@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,6 +39,7 @@ from forecaster.data.loader import load_series, series_key
 from forecaster.data.series import Series
 from forecaster.errors import ModelError
 from forecaster.fitted import FittedModel
+from forecaster.intervals import level_name, needed, parse_levels
 from forecaster.registry import ChampionChanged, ModelStore, VersionInfo
 from forecaster.settings import paths
 from forecaster.training import fit_model
@@ -194,12 +196,17 @@ def predict(
     out_dir: Path | None = None,
     plot: bool = False,
     target: str | None = None,
+    levels: Sequence[float] | None = None,
 ) -> PredictResult:
     """Forecast the next ``horizon`` steps after the newest data, and write CSV/JSON (and HTML).
 
     ``target``: the column the caller asks for (``None``: whatever the model forecasts); a model
     trained on another column is an error, never a silent forecast of its own target.
+    ``levels``: prediction-interval levels in percent (default ``cfg.backtest.levels``; ``[]``
+    none): the frame gains ``median`` and ``lo_<level>``/``hi_<level>`` columns (see
+    :mod:`forecaster.intervals`), and the plot becomes a fan chart.
     """
+    levels = cfg.backtest.levels if levels is None else list(parse_levels(levels) if levels else [])
     fitted, info = load_model(cfg, model)
     if target is not None and target != fitted.target:
         raise ModelError(
@@ -212,31 +219,79 @@ def predict(
         raise ModelError(
             f"model {info.version} forecasts '{fitted.target}' but the data's target is '{series.target}'"
         )
-    frame = fitted.predict(series)
+    frame = fitted.predict(series, levels)
+    _warn_about_intervals(fitted, info, levels, frame.attrs.get("short_levels", []))
     files: dict[str, Path] = {}
     if out_dir is not None:
-        from forecaster.backtest.report import forecast_chart
-        from forecaster.io import write_json, write_text
-
-        stem = f"forecast-{info.key}-{series.end.strftime('%Y%m%dT%H%M')}"
-        out = frame.reset_index().rename(columns={"index": "time"})
-        files["csv"] = write_text(Path(out_dir) / f"{stem}.csv", out.to_csv(index=False))
-        files["json"] = write_json(
-            Path(out_dir) / f"{stem}.json",
-            {
-                "series": info.key,
-                "model_version": info.version,
-                "target": fitted.target,
-                "unit": series.units.get(series.target, ""),
-                "last_observation": {"time": str(series.end), "value": float(series.values[-1])},
-                "forecast": [
-                    {"time": str(t), "value": float(v)} for t, v in frame["forecast"].items()
-                ],
-            },
-        )
-        if plot:
-            files["html"] = forecast_chart(series, frame, Path(out_dir) / f"{stem}.html")
+        files = _write_forecast(frame, series, fitted, info, Path(out_dir), plot)
     return PredictResult(frame, series, info, files)
+
+
+def _warn_about_intervals(
+    fitted: FittedModel, info: VersionInfo, levels: Sequence[float], short: Sequence[float]
+) -> None:
+    if levels and fitted.calibration is None:
+        log.warning(
+            "model %s was saved before prediction intervals existed: no intervals — retrain it "
+            "(`forecast fit`) to get them",
+            info.version,
+        )
+    for level in short:
+        log.warning(
+            "the %s%% interval rests on %d calibration residuals per step, fewer than the %d an "
+            "exact one needs: it is as wide as they go and marked short_%s — use a lower level "
+            "or a longer validation span",
+            level_name(level),
+            fitted.calibration.n,
+            needed(level),
+            level_name(level),
+        )
+
+
+def _write_forecast(
+    frame: pd.DataFrame,
+    series: Series,
+    fitted: FittedModel,
+    info: VersionInfo,
+    out_dir: Path,
+    plot: bool,
+) -> dict[str, Path]:
+    """``forecast-<key>-<last time>.csv`` and ``.json`` (and a fan chart ``.html``) in ``out_dir``."""
+    from forecaster.backtest.report import forecast_chart
+    from forecaster.io import write_json, write_text
+
+    short = [level_name(lv) for lv in frame.attrs.get("short_levels", [])]
+    stem = f"forecast-{info.key}-{series.end.strftime('%Y%m%dT%H%M')}"
+    out = frame.reset_index().rename(columns={"index": "time"})
+    for name in short:  # an interval with too few residuals is marked in the file itself
+        out[f"short_{name}"] = True
+    files = {"csv": write_text(out_dir / f"{stem}.csv", out.to_csv(index=False))}
+    cal = fitted.calibration
+    payload = {
+        "series": info.key,
+        "model_version": info.version,
+        "target": fitted.target,
+        "unit": series.units.get(series.target, ""),
+        "last_observation": {"time": str(series.end), "value": float(series.values[-1])},
+        "intervals": None
+        if cal is None or "median" not in frame
+        else {
+            "method": "split-conformal, scaled residuals per step",
+            "calibration_origins": cal.n,
+            "calibration_span": list(cal.span) if cal.span else None,
+            "levels": [lv for lv in (c[3:] for c in frame.columns if c.startswith("lo_"))],
+            "short": short,
+        },
+        "forecast": [
+            {"time": str(t), "value": float(row["forecast"])}
+            | {k: float(v) for k, v in row.items() if k != "forecast"}
+            for t, row in frame.iterrows()
+        ],
+    }
+    files["json"] = write_json(out_dir / f"{stem}.json", payload)
+    if plot:
+        files["html"] = forecast_chart(series, frame, out_dir / f"{stem}.html")
+    return files
 
 
 # -- backtest -----------------------------------------------------------------------------------------
@@ -250,6 +305,15 @@ class BacktestReport:
     version: VersionInfo | None
     files: dict[str, Path] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+
+
+def _untrained_from(fitted: FittedModel | None, series: Series) -> int | None:
+    """The first row of ``series`` after the model's training split: where interval calibration
+    may start (the model never trained on it). None without a model (the engine's default)."""
+    end = (fitted.meta.get("splits", {}).get("train", {}) if fitted is not None else {}).get("end")
+    if end is None:
+        return None
+    return int(series.index.searchsorted(pd.Timestamp(end), side="right"))
 
 
 def _check_no_overlap(
@@ -320,6 +384,9 @@ def backtest(
         test_fraction=cfg.train.test_fraction,
         refit=refit,
         model_name="gru",
+        levels=bcfg.levels,
+        calibration_start=_untrained_from(fitted, series),
+        scale_lookback=cfg.model.lookback if fitted is None else None,
     )
     report = BacktestReport(result, series, key, info, notes=notes)
     if write:

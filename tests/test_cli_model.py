@@ -68,7 +68,21 @@ def test_predict_next_trading_days_and_files(fitted_aapl, data_root):
     assert [f["time"][:10] for f in payload["forecast"]] == [t.date().isoformat() for t in stamps]
     assert np.isfinite([f["value"] for f in payload["forecast"]]).all()
     csv = pd.read_csv(files["CSV"])
-    assert list(csv.columns) == ["time", "forecast"] and len(csv) == 5
+    assert list(csv.columns) == [
+        "time",
+        "forecast",
+        "median",
+        "lo_80",
+        "hi_80",
+        "lo_95",
+        "hi_95",
+    ]
+    assert len(csv) == 5
+    # each interval is a real range, and the 95% one holds the 80% one
+    assert (csv["lo_95"] <= csv["lo_80"]).all() and (csv["hi_80"] <= csv["hi_95"]).all()
+    assert (csv["lo_80"] < csv["hi_80"]).all()
+    assert payload["intervals"]["calibration_origins"] > 0 and payload["intervals"]["short"] == []
+    assert re.search(r"80% interval\s+95% interval", out)
     assert "plotly" in Path(files["HTML"]).read_text().lower()
 
 

@@ -119,14 +119,24 @@ def fit_cmd(promote: str, **kw: Any) -> None:
     type=click.Path(file_okay=False),
     help="Folder for the CSV/JSON (default <data root>/reports).",
 )
-@click.option("--plot", is_flag=True, help="Also write an interactive HTML chart.")
-def predict_cmd(model_ref: str, out_dir: str | None, plot: bool, **kw: Any) -> None:
-    """Forecast the next horizon steps after the newest data with a saved model.
+@click.option("--plot", is_flag=True, help="Also write an interactive HTML chart (a fan chart).")
+@click.option(
+    "--levels",
+    help="Prediction-interval levels in percent, comma-separated (default 80,95; 'none' for none).",
+)
+def predict_cmd(
+    model_ref: str, out_dir: str | None, plot: bool, levels: str | None, **kw: Any
+) -> None:
+    """Forecast the next horizon steps after the newest data with a saved model, with intervals.
+
+    Each forecast comes with its median and prediction intervals (80% and 95% by default),
+    calibrated on the model's own out-of-sample errors. CSV and JSON go to --out.
 
     \b
     Examples:
       forecast predict --ticker AAPL
       forecast predict --city greensboro --plot
+      forecast predict --ticker AAPL --levels 50,80,95
       forecast predict --ticker AAPL --model latest --out forecasts/
     """
     from forecaster import api
@@ -134,7 +144,12 @@ def predict_cmd(model_ref: str, out_dir: str | None, plot: bool, **kw: Any) -> N
     target = kw.get("target")
     cfg = build_config(kw)
     result = api.predict(
-        cfg, model=model_ref, out_dir=out_dir or paths().reports, plot=plot, target=target
+        cfg,
+        model=model_ref,
+        out_dir=out_dir or paths().reports,
+        plot=plot,
+        target=target,
+        levels=_levels(levels),
     )
     s = result.series
     unit = s.units.get(s.target, "")
@@ -142,11 +157,63 @@ def predict_cmd(model_ref: str, out_dir: str | None, plot: bool, **kw: Any) -> N
         f"{result.version.key} model {result.version.version}: last observation {s.end} "
         f"{s.target} = {s.values[-1]:.4g} {unit}".rstrip()
     )
-    click.echo(f"  {'time':<28}{'forecast':>12}")
-    for t, v in result.forecast["forecast"].items():
-        click.echo(f"  {str(t):<28}{v:>12.4g}")
+    click.echo(format_forecast(result.forecast))
     for kind, path in result.files.items():
         click.echo(f"Wrote {kind.upper()}: {path}")
+
+
+def _levels(text: str | None):
+    """``--levels``: None keeps the config's, ``none`` turns intervals off, else ``80,95``."""
+    from forecaster.intervals import parse_levels
+
+    if text is None:
+        return None
+    return [] if text.strip().lower() == "none" else list(parse_levels(text))
+
+
+def format_forecast(frame) -> str:
+    """The forecast table: time, point forecast, and each interval as ``[lo, hi]``."""
+    levels = [c[3:] for c in frame.columns if c.startswith("lo_")]
+    head = f"  {'time':<27}{'forecast':>10}" + "".join(f"{lv + '% interval':>24}" for lv in levels)
+    lines = [head]
+    short = {f"{lv:g}" for lv in frame.attrs.get("short_levels", [])}
+    for t, row in frame.iterrows():
+        cells = ""
+        for lv in levels:
+            lo, hi = row[f"lo_{lv}"], row[f"hi_{lv}"]
+            cells += f"{f'[{lo:.4g}, {hi:.4g}]' + ('*' if lv in short else ''):>24}"
+        lines.append(f"  {str(t):<27}{row['forecast']:>10.4g}{cells}")
+    if short:
+        lines.append("  * too few calibration residuals for an exact interval at this level")
+    return "\n".join(lines)
+
+
+def format_intervals(result) -> str:
+    """Coverage (%), mean width, Winkler score and pinball loss per method and level."""
+    table, cfg = result.interval_metrics, result.config
+    levels = result.levels
+    cal = cfg.get("calibration_origins", 0)
+    lines = [
+        f"Prediction intervals (conformal: {cal:,} calibration origins before the span, then "
+        "walk-forward):",
+        f"  {'method':<16}"
+        + "".join(f"{'cov' + f'{lv:g}' + '%':>9}" for lv in levels)
+        + "".join(f"{'width' + f'{lv:g}':>10}" for lv in levels)
+        + f"{'Winkler' + f'{levels[-1]:g}':>11}{'pinball':>9}",
+    ]
+    for method in result.methods:
+        rows = [table.loc[(method, float(lv))] for lv in levels]
+        lines.append(
+            f"  {method:<16}"
+            + "".join(f"{row['coverage']:>9.1f}" for row in rows)
+            + "".join(f"{row['width']:>10.4g}" for row in rows)
+            + f"{rows[-1]['winkler']:>11.4g}{sum(r['pinball'] for r in rows) / len(rows):>9.4g}"
+        )
+    lines.append(
+        "  coverage should be near the level; at equal coverage, narrower is sharper; width, "
+        "Winkler and pinball in target units"
+    )
+    return "\n".join(lines)
 
 
 #: How each metric column ranks: lower is better, except these.
@@ -217,7 +284,11 @@ def format_metrics(table) -> str:
     type=click.Path(file_okay=False),
     help="Report folder (default <data root>/reports/backtest-...).",
 )
-def backtest_cmd(model_ref: str, out_dir: str | None, **kw: Any) -> None:
+@click.option(
+    "--levels",
+    help="Prediction-interval levels in percent, comma-separated (default 80,95; 'none' for none).",
+)
+def backtest_cmd(model_ref: str, out_dir: str | None, levels: str | None, **kw: Any) -> None:
     """Walk-forward backtest of the GRU against baselines, with an HTML report.
 
     Every forecast uses only data before its origin. --start/--end set the backtest span (default:
@@ -241,6 +312,7 @@ def backtest_cmd(model_ref: str, out_dir: str | None, **kw: Any) -> None:
         "backtest.stride": kw.pop("stride"),
         "backtest.max_origins": kw.pop("max_origins"),
         "backtest.season": kw.pop("season"),
+        "backtest.levels": _levels(levels),
     }
     cfg = api.make_config(build_config(kw), overrides=over)
     report = api.backtest(cfg, model=None if model_ref == "none" else model_ref, out_dir=out_dir)
@@ -256,5 +328,7 @@ def backtest_cmd(model_ref: str, out_dir: str | None, **kw: Any) -> None:
         click.echo(f"  {note}")
     click.echo(format_metrics(r.metrics))
     click.echo("  * best per metric; MAE/RMSE in target units, skill = 1 - MAE/MAE(naive)")
+    if r.interval_metrics is not None:
+        click.echo(format_intervals(r))
     for kind, path in report.files.items():
         click.echo(f"{kind.capitalize()}: {path}")
