@@ -201,3 +201,12 @@ def test_unknown_config_key_and_corrupt_model(tmp_path, fitted_aapl):
     assert "weights_only" not in out  # PyTorch's advice to load it unsafely is not repeated
     with pytest.raises(Exception, match="model.pt"):
         FittedModel.load(info.path)
+
+
+def test_models_show_prints_the_interval_calibration(fitted_aapl, data_root):
+    out = run("models", "show", "yahoo-AAPL-1d")
+    assert re.search(r"^calibration: \d+ origins x 5 steps", out, re.M), out[-500:]
+    assert re.search(r"^  95%: step 1 \[-[\d.]+, \+[\d.]+\] x scale", out, re.M)
+    folder = next((data_root / "models" / "yahoo-AAPL-1d" / "versions").iterdir())
+    (folder / "calibration.json").write_text("{not json")
+    assert "calibration.json is unreadable" in run("models", "show", "yahoo-AAPL-1d")

@@ -120,6 +120,21 @@ def models_show(key: str, version: str) -> None:
     info = _store().resolve(key, version)
     click.echo(f"{key} {info.version}{'  (champion)' if info.is_champion else ''}\n  {info.path}")
     click.echo(json.dumps(info.meta, indent=2, default=str))
+    click.echo(_calibration_text(info.path))
+
+
+def _calibration_text(folder) -> str:
+    """The interval calibration saved with a version, summarised (or why there is none)."""
+    from forecaster.intervals import Calibration
+
+    path = folder / "calibration.json"
+    if not path.is_file():
+        return "calibration: none (saved before prediction intervals; retrain to get them)"
+    try:
+        cal = Calibration.from_dict(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        return f"calibration: {path} is unreadable ({type(exc).__name__}) — retrain the model"
+    return "\n".join(cal.summary())
 
 
 @models_group.command("promote")
