@@ -11,8 +11,9 @@ For each case (bundled series, and a Gaussian AR(1) whose intervals are known), 
 
 Calibration variants (``--variants``), so the method is chosen by measurement:
 
-* ``scaled``: signed residuals divided by the spread of the one-step changes over the lookback
-  before each origin (what ships);
+* ``scaled``: signed residuals divided by the spread of the changes over the lookback before each
+  origin: season-on-season changes for a seasonal-naive anchor, else one-step (what ships);
+* ``lag1``: scaled by the spread of one-step changes whatever the anchor;
 * ``raw``: signed residuals in units, unscaled;
 * ``recent``: scaled, but only the most recent 250 residuals (adapts faster, noisier).
 
@@ -41,14 +42,15 @@ CASES = {
     "ar1": {},
 }
 VARIANTS = {
-    "scaled": {"interval_scale": None, "window": None},
-    "raw": {"interval_scale": "none", "window": None},
-    "recent": {"interval_scale": None, "window": 250},
+    "scaled": {"interval_scale": None, "window": None, "lag": None},
+    "lag1": {"interval_scale": None, "window": None, "lag": 1},
+    "raw": {"interval_scale": "none", "window": None, "lag": None},
+    "recent": {"interval_scale": None, "window": 250, "lag": None},
 }
 LEVELS = (80.0, 95.0)
 
 
-def ar1_series(n: int = 4000, phi: float = 0.8, seed: int = 0):
+def ar1_series(n: int = 10_000, phi: float = 0.8, seed: int = 0):
     from forecaster.data.series import validate
 
     rng = np.random.default_rng(seed)
@@ -101,6 +103,7 @@ def run(name: str, variants: list[str], quick: bool) -> list[dict[str, Any]]:
             levels=LEVELS,
             calibration_start=cal_row,
             interval_scale=v["interval_scale"],
+            interval_lag=v["lag"],
         )
         mae = result.metrics["mae"]
         best = str(mae.drop(index="gru").astype(float).idxmin())

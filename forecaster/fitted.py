@@ -109,6 +109,13 @@ class FittedModel:
         """How a window's spread is measured (``diff`` or ``level``): the scale of its intervals."""
         return self.config.model.scale
 
+    @property
+    def interval_lag(self) -> int:
+        """The lag of the changes whose spread scales interval residuals: the season for a
+        seasonal-naive anchor (day-to-day variability), else 1 (step-to-step)."""
+        m = self.config.model
+        return (self.config.backtest.season or 1) if m.anchor == "seasonal_naive" else 1
+
     def _check(self, series: Series) -> None:
         if series.freq != self.freq:
             raise DataError(
@@ -160,7 +167,7 @@ class FittedModel:
         frame.attrs["short_levels"] = []
         if levels and self.calibration is not None:
             cal = self.calibration
-            scale = window_scale(series.values, origin, cal.lookback, cal.mode)
+            scale = window_scale(series.values, origin, cal.lookback, cal.mode, cal.lag)
             bounds = cal.intervals(forecast, scale, levels)
             frame["median"] = bounds.median[0]
             for level, (lo, hi) in bounds.bounds.items():

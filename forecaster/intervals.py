@@ -93,11 +93,13 @@ def _ranks(n: int, level: float) -> tuple[int, int, bool]:
 
 # -- scale -------------------------------------------------------------------------------------------
 def window_scale(
-    y: np.ndarray, origins: np.ndarray, lookback: int, mode: str = "diff"
+    y: np.ndarray, origins: np.ndarray, lookback: int, mode: str = "diff", lag: int = 1
 ) -> np.ndarray:
-    """(n,) the spread of the ``lookback`` values before each origin, in units (as the GRU scales).
+    """(n,) the spread of the ``lookback`` values before each origin, in units.
 
-    ``diff``: std of the one-step changes; ``level``: std of the values; floored at 1e-3 of the
+    ``diff``: std of the ``lag``-step changes ``y[t] - y[t - lag]`` inside the window (lag 1: the
+    GRU's own scale; lag = the season for a seasonal anchor: how much a day differs from the day
+    before, the error scale of seasonal naive); ``level``: std of the values. Floored at 1e-3 of the
     last value's magnitude (and 1e-6) so a flat window never divides by zero. ``none``: 1 (raw
     residuals in units; for comparison).
     """
@@ -108,7 +110,11 @@ def window_scale(
     if mode == "none":
         return np.ones(len(origins))
     hist = sliding_window_view(y, lookback)[origins - lookback]
-    spread = np.diff(hist, axis=1).std(axis=1) if mode == "diff" and lookback > 1 else hist.std(1)
+    lag = lag if 1 <= lag < lookback - 1 else 1
+    if mode == "diff" and lookback > 1:
+        spread = (hist[:, lag:] - hist[:, :-lag]).std(axis=1)
+    else:
+        spread = hist.std(axis=1)
     return np.maximum(np.maximum(spread, REL_FLOOR * np.abs(hist[:, -1])), ABS_FLOOR)
 
 
@@ -122,24 +128,30 @@ def scores(actual: np.ndarray, forecast: np.ndarray, scale: np.ndarray) -> np.nd
 class Calibration:
     """Sorted signed scaled residuals per horizon step, and how they were scaled.
 
-    ``residuals``: (n, H), each column sorted ascending. ``lookback`` and ``mode`` say how a
-    window's scale is measured (:func:`window_scale`); ``span`` the first and last calibration
-    origin's time (provenance).
+    ``residuals``: (n, H), each column sorted ascending. ``lookback``, ``mode`` and ``lag`` say
+    how a window's scale is measured (:func:`window_scale`); ``span`` the first and last
+    calibration origin's time (provenance).
     """
 
     residuals: np.ndarray
     lookback: int
     mode: str = "diff"
     span: tuple[str, str] | None = None
+    lag: int = 1
 
     @classmethod
     def from_scores(
-        cls, s: np.ndarray, lookback: int, mode: str = "diff", span: tuple[str, str] | None = None
+        cls,
+        s: np.ndarray,
+        lookback: int,
+        mode: str = "diff",
+        span: tuple[str, str] | None = None,
+        lag: int = 1,
     ) -> Calibration:
         # float32 precision: plenty for a quantile, and it round-trips through JSON exactly
         s = np.asarray(s, dtype=np.float32).astype(np.float64)
         s = s[np.isfinite(s).all(axis=1)]
-        return cls(np.sort(s, axis=0), lookback, mode, span)
+        return cls(np.sort(s, axis=0), lookback, mode, span, lag)
 
     @property
     def n(self) -> int:
@@ -185,6 +197,7 @@ class Calibration:
             "method": "split-conformal, signed residuals scaled by the window spread, per step",
             "mode": self.mode,
             "lookback": self.lookback,
+            "lag": self.lag,
             "n": self.n,
             "horizon": self.horizon,
             "span": list(self.span) if self.span else None,
@@ -200,14 +213,18 @@ class Calibration:
         if not cols or len({len(c) for c in cols}) != 1:
             raise ValueError("residuals must be one equally long list per step")
         span = tuple(d["span"]) if d.get("span") else None
-        return cls(np.stack(cols, axis=1), int(d["lookback"]), str(d.get("mode", "diff")), span)
+        mode, lag = str(d.get("mode", "diff")), int(d.get("lag", 1))
+        return cls(np.stack(cols, axis=1), int(d["lookback"]), mode, span, lag)
 
     def summary(self, levels: Sequence[float] = DEFAULT_LEVELS) -> list[str]:
         """Lines for people: residuals, span, and the scaled half-widths at the first/last step."""
         lines = [
             f"calibration: {self.n} origins x {self.horizon} steps"
             + (f", {self.span[0]} .. {self.span[1]}" if self.span else "")
-            + f"; residuals scaled by the {self.mode} spread of the last {self.lookback} steps"
+            + f"; residuals scaled by the spread of the {self.lag}-step changes over the last "
+            f"{self.lookback} steps"
+            if self.mode == "diff"
+            else f"; residuals scaled by the {self.mode} spread of the last {self.lookback} steps"
         ]
         for level in levels:
             lo, hi, short = self.bounds(level)

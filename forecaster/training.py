@@ -338,7 +338,7 @@ def fit_model(
             err = forecasts - actuals
             meta["metrics"][f"{split}_mae"] = float(np.abs(err).mean())
             meta["metrics"][f"{split}_rmse"] = float(np.sqrt(np.square(err).mean()))
-            scale = window_scale(y, origins, m.lookback, m.scale)
+            scale = window_scale(y, origins, m.lookback, m.scale, fitted.interval_lag)
             held_out.append((origins, scores(actuals, forecasts, scale)))
     fitted.calibration = _calibration(fitted, series, held_out)
     return fitted
@@ -353,7 +353,11 @@ def _calibration(model: FittedModel, series: Series, held_out: list) -> Calibrat
     origins = np.concatenate([o for o, _ in held_out])
     span = (str(series.index[origins[0]]), str(series.index[origins[-1]]))
     return Calibration.from_scores(
-        np.concatenate([r for _, r in held_out]), model.lookback, model.scale_mode, span
+        np.concatenate([r for _, r in held_out]),
+        model.lookback,
+        model.scale_mode,
+        span,
+        model.interval_lag,
     )
 
 

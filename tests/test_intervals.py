@@ -66,6 +66,17 @@ def test_intervals_scale_with_the_window():
     np.testing.assert_allclose(window_scale(y, np.array([11]), 4), [np.std([-1.0, -2.0, 2.0])])
 
 
+def test_a_seasonal_scale_measures_how_much_a_day_differs_from_the_day_before():
+    t = np.arange(24 * 10, dtype=float)
+    rng = np.random.default_rng(0)
+    y = 10 * np.sin(2 * np.pi * t / 24) + np.cumsum(rng.normal(0, 0.05, len(t)))
+    step = window_scale(y, np.array([240]), 168, lag=1)[0]
+    day = window_scale(y, np.array([240]), 168, lag=24)[0]
+    assert day < 0.2 * step  # the daily cycle dominates hour-to-hour changes, not day-to-day ones
+    cal = Calibration.from_scores(np.ones((3, 2)), lookback=168, lag=24)
+    assert Calibration.from_dict(cal.to_dict()).lag == 24
+
+
 def test_interval_metrics_by_hand():
     actual = np.array([[1.0, 5.0], [2.0, -1.0]])
     lo = np.array([[0.0, 0.0], [0.0, 0.0]])

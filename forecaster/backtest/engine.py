@@ -289,6 +289,7 @@ def run_backtest(
     calibration_start: int | None = None,
     scale_lookback: int | None = None,
     interval_scale: str | None = None,
+    interval_lag: int | None = None,
 ) -> BacktestResult:
     """Walk forward over the test span and score the model (if any) and ``baselines`` on the same origins.
 
@@ -302,9 +303,11 @@ def run_backtest(
 
     ``levels`` (percent): prediction intervals for every method (:func:`_interval_bounds`),
     calibrated on the origins from ``calibration_start`` (a row the model did not train on; default
-    as many rows before the span as the span holds) up to the span, and walk-forward inside it;
+    as many rows before the span as the span holds, at most half of them) up to the span, and
+    walk-forward inside it;
     residuals are scaled by the spread of the ``scale_lookback`` steps before each origin
-    (``interval_scale``: ``diff``, ``level`` or ``none``; default the model's scale mode).
+    (``interval_scale``: ``diff``, ``level`` or ``none``; default the model's scale mode;
+    ``interval_lag``: the lag of the changes measured, default the model's).
     """
     cfg = cfg or BacktestConfig()
     unknown = [m for m in baselines if m not in bl.BASELINES]
@@ -365,7 +368,12 @@ def run_backtest(
     )
     if not levels:
         return result
-    cal_start = calibration_start if calibration_start is not None else start - (end - start)
+    # By default as many rows before the span as it holds, but at most half of them, so the Ridge
+    # fitted on the rows before the calibration origins (to keep its residuals out of sample)
+    # still sees at least half the training data.
+    cal_start = (
+        calibration_start if calibration_start is not None else start - min(end - start, start // 2)
+    )
     bounds, short, info = _interval_bounds(
         series,
         None if refitting else model,
@@ -382,6 +390,7 @@ def run_backtest(
         batch_size,
         scale_lookback,
         interval_scale or getattr(model, "scale_mode", "diff"),
+        interval_lag or getattr(model, "interval_lag", 1),
     )
     return replace(
         result,
@@ -457,6 +466,7 @@ def _interval_bounds(
     batch_size: int | None,
     scale_lookback: int | None,
     mode: str,
+    lag: int,
 ) -> tuple[dict, dict, dict]:
     """Conformal intervals of every method (see :mod:`forecaster.intervals`).
 
@@ -484,8 +494,8 @@ def _interval_bounds(
             cal[model_name] = _predict(model, series, cal_origins, batch_size)
     cal_actual = bl.future_windows(y, cal_origins, horizon)
     span_actual = bl.future_windows(y, origins, horizon)
-    span_scale = iv.window_scale(y, origins, scale_lookback, mode)
-    cal_scale = iv.window_scale(y, cal_origins, scale_lookback, mode)
+    span_scale = iv.window_scale(y, origins, scale_lookback, mode, lag)
+    cal_scale = iv.window_scale(y, cal_origins, scale_lookback, mode, lag)
     bounds: dict[str, dict[float, tuple[np.ndarray, np.ndarray]]] = {}
     short: dict[str, dict[float, np.ndarray]] = {}
     empty = np.zeros((0, horizon))
@@ -509,7 +519,7 @@ def _interval_bounds(
         "calibration_span": [str(series.index[cal_origins[0]]), str(series.index[cal_origins[-1]])]
         if len(cal_origins)
         else None,
-        "interval_scale": f"{mode} spread of the last {scale_lookback} steps",
+        "interval_scale": f"{mode} spread (lag {lag}) of the last {scale_lookback} steps",
         "interval_window": cfg.interval_window,
     }
     return bounds, short, info
