@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 from plotly.offline import get_plotlyjs
 
-from forecaster.backtest.report import fan_chart, interval_columns
+from forecaster.backtest.charts import fan_chart, interval_columns
 from forecaster.data.series import Series
 from forecaster.intervals import level_name
 from forecaster.io import write_text
@@ -201,7 +201,7 @@ def _link(target: str | os.PathLike[str], base: Path) -> str:
 
 
 def fan_figure(record: dict[str, Any], title: str):
-    """The fan chart of a :func:`forecast_record` (see :func:`forecaster.backtest.report.fan_chart`)."""
+    """The fan chart of a :func:`forecast_record` (see :func:`forecaster.backtest.charts.fan_chart`)."""
     frame = pd.DataFrame(
         {"forecast": record["forecast"]}, index=pd.to_datetime(record["time"]), dtype=float
     )

@@ -2,8 +2,8 @@
 
 The HTML embeds plotly.js, so it opens offline (no CDN). Its figures are also available as Plotly
 ``Figure`` objects (:func:`build_figures`) for notebooks. Times are shown as local wall-clock time of
-the series' zone. :func:`forecast_chart` draws a future forecast after the recent history, as a fan
-chart when it has prediction intervals (:func:`fan_chart`, also used by the nightly overview page).
+the series' zone. The chart of a future forecast (:func:`forecast_chart`, a fan chart when it has
+prediction intervals) lives in :mod:`forecaster.backtest.charts` and is re-exported here.
 
 With prediction intervals (``BacktestResult.intervals``) the report adds a fan chart over the origin
 slider (the model and the best baseline side by side), coverage by horizon step against the nominal
@@ -22,87 +22,36 @@ import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 from plotly.subplots import make_subplots
 
+from forecaster.backtest.charts import (  # forecast_chart*: the API's import path
+    ACTUAL_COLOR,
+    HEIGHT,
+    apply_layout,
+    band_alpha,
+    band_trace,
+    bounds_hover,
+    forecast_chart,
+    forecast_chart_figure,
+    interval_label,
+    local_times,
+    method_colors,
+)
 from forecaster.backtest.engine import BacktestResult
 from forecaster.backtest.metrics import INTERVAL_METRICS, METRICS, UNITS
 from forecaster.data.series import Series
 from forecaster.intervals import level_name
 from forecaster.io import atomic_path, write_json, write_text
 
-ACTUAL_COLOR = "#222222"
-PALETTE = ("#d62728", "#1f77b4", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf")
-HEIGHT = 460
 #: Origins offered by the forecast slider, evenly spaced over the test span.
 MAX_CHOICES = 30
 
 
-def _colors(methods: list[str]) -> dict[str, str]:
-    return {m: PALETTE[i % len(PALETTE)] for i, m in enumerate(methods)}
-
-
-def _rgba(color: str, alpha: float) -> str:
-    """``#rrggbb`` -> ``rgba(r,g,b,alpha)`` (a band's fill)."""
-    r, g, b = (int(color[i : i + 2], 16) for i in (1, 3, 5))
-    return f"rgba({r},{g},{b},{alpha:.2f})"
-
-
-def band_alpha(rank: int) -> float:
-    """Fill opacity of the ``rank``-th band from the widest (0): the widest is the lightest, and
-    each narrower band drawn over it darkens the middle."""
-    return min(0.14 * (rank + 1), 0.5)
-
-
-def interval_label(level: float, short: bool = False) -> str:
-    """The legend name of a band: ``80% interval``, marked when it rests on too few residuals."""
-    return f"{level_name(level)}% interval" + (" (short: too few residuals)" if short else "")
-
-
-def band_trace(times, lo, hi, color: str, alpha: float, name: str, **kw) -> go.Scatter:
-    """One prediction-interval band as a closed, filled polygon (upper edge, then lower edge back).
-
-    ``times``, ``lo``, ``hi``: (H,) forecast times and bounds in target units; steps without an
-    interval (NaN bounds, e.g. no calibration yet) are left out.
-    """
-    times, lo, hi = np.asarray(times), np.asarray(lo, float), np.asarray(hi, float)
-    ok = np.isfinite(lo) & np.isfinite(hi)
-    times, lo, hi = times[ok], lo[ok], hi[ok]
-    return go.Scatter(
-        x=np.concatenate([times, times[::-1]]),
-        y=np.concatenate([hi, lo[::-1]]),
-        fill="toself",
-        fillcolor=_rgba(color, alpha),
-        line={"width": 0},
-        mode="lines",
-        name=name,
-        hoverinfo="skip",
-        **kw,
-    )
-
-
-def _local(index: pd.DatetimeIndex) -> pd.DatetimeIndex:
-    """Wall-clock time in the index's own zone, without the zone (what Plotly displays)."""
-    return index.tz_localize(None) if index.tz is not None else index
-
-
 def _horizon_times(result: BacktestResult) -> np.ndarray:
     """(n, H) local wall-clock forecast times."""
-    return _local(result.horizon_index).to_numpy().reshape(result.actuals.shape)
+    return local_times(result.horizon_index).to_numpy().reshape(result.actuals.shape)
 
 
 def _unit(result: BacktestResult) -> str:
     return f" ({result.unit})" if result.unit else ""
-
-
-def _layout(fig: go.Figure, title: str, xaxis: str, yaxis: str) -> go.Figure:
-    fig.update_layout(
-        title=title,
-        template="plotly_white",
-        height=HEIGHT,
-        xaxis_title=xaxis,
-        yaxis_title=yaxis,
-        legend={"orientation": "h", "y": -0.18},
-        margin={"l": 60, "r": 20, "t": 60, "b": 60},
-    )
-    return fig
 
 
 # -- the figures ----------------------------------------------------------------------------------
@@ -131,9 +80,9 @@ def forecast_figure(
     context = _context(horizon)
     lo = max(0, int(result.origins[picks[0]]) - context)
     hi = min(len(series), int(result.origins[-1]) + horizon)
-    times = _local(series.index)
+    times = local_times(series.index)
     values = series.values
-    colors = _colors(result.methods)
+    colors = method_colors(result.methods)
     fig = go.Figure(
         go.Scatter(
             x=times[lo:hi],
@@ -176,7 +125,7 @@ def forecast_figure(
             }
         ]
     )
-    _layout(
+    apply_layout(
         fig,
         f"Forecasts against actuals, {len(picks)} of {n} origins",
         "time",
@@ -208,7 +157,7 @@ def _slider_step(
     forecast from this origin); ``axes``: the x axes to zoom and mark (``""``, ``"2"``, ...).
     """
     origin, horizon = int(result.origins[i]), result.horizon
-    times, values = _local(series.index), series.values
+    times, values = local_times(series.index), series.values
     start = max(0, origin - context)
     if shown is None:
         shown = [fc[i] for fc in result.forecasts.values()]
@@ -241,19 +190,6 @@ def fan_methods(result: BacktestResult) -> list[str]:
     return model + ([best] if best else [])
 
 
-def _bounds_hover(bounds: list[tuple[float, np.ndarray, np.ndarray]], name: str) -> dict:
-    """customdata/hovertemplate that show a forecast with its bounds per level when hovered."""
-    data = np.column_stack([b for _, lo, hi in bounds for b in (lo, hi)])
-    rows = "".join(
-        f"<br>{level_name(lv)}%: %{{customdata[{2 * k}]:.4g}} .. %{{customdata[{2 * k + 1}]:.4g}}"
-        for k, (lv, _, _) in enumerate(bounds)
-    )
-    return {
-        "customdata": data,
-        "hovertemplate": f"%{{x}}<br>forecast %{{y:.4g}}{rows}<extra>{name}</extra>",
-    }
-
-
 def fan_figure(result: BacktestResult, series: Series, max_choices: int = MAX_CHOICES) -> go.Figure:
     """Prediction intervals from one origin at a time, for the model and the best baseline side by side.
 
@@ -276,7 +212,7 @@ def fan_figure(result: BacktestResult, series: Series, max_choices: int = MAX_CH
     )
     lo = max(0, int(result.origins[picks[0]]) - context)
     hi = min(len(series), int(result.origins[-1]) + horizon)
-    times, values = _local(series.index), series.values
+    times, values = local_times(series.index), series.values
     for k in range(len(methods)):
         fig.add_trace(
             go.Scatter(
@@ -291,7 +227,7 @@ def fan_figure(result: BacktestResult, series: Series, max_choices: int = MAX_CH
             row=1,
             col=k + 1,
         )
-    fc_times, colors = _horizon_times(result), _colors(result.methods)
+    fc_times, colors = _horizon_times(result), method_colors(result.methods)
     per_origin = len(methods) * (len(levels) + 1)
     axes = tuple("" if k == 0 else str(k + 1) for k in range(len(methods)))
     steps = []
@@ -325,7 +261,7 @@ def fan_figure(result: BacktestResult, series: Series, max_choices: int = MAX_CH
                     line={"color": colors[method], "width": 2},
                     visible=last,
                     meta=origin,
-                    **_bounds_hover(bounds, method),
+                    **bounds_hover(bounds, method),
                 ),
                 row=1,
                 col=k + 1,
@@ -347,7 +283,7 @@ def fan_figure(result: BacktestResult, series: Series, max_choices: int = MAX_CH
             }
         ]
     )
-    _layout(
+    apply_layout(
         fig,
         f"Prediction intervals ({', '.join(level_name(lv) + '%' for lv in sorted(levels))}), "
         f"{len(picks)} of {n} origins",
@@ -366,7 +302,7 @@ def coverage_figure(result: BacktestResult) -> go.Figure:
     those of the fan chart start hidden; a click on the legend shows them."""
     table = result.step_coverage
     steps = np.asarray(table.columns, dtype=int)
-    colors, shown = _colors(result.methods), set(fan_methods(result))
+    colors, shown = method_colors(result.methods), set(fan_methods(result))
     dashes = ("solid", "dash", "dashdot", "longdash", "longdashdot")
     fig = go.Figure()
     for method in result.methods:
@@ -394,14 +330,14 @@ def coverage_figure(result: BacktestResult) -> go.Figure:
                 hoverinfo="name",
             )
         )
-    _layout(fig, "Interval coverage by horizon step", "steps ahead", "coverage (%)")
+    apply_layout(fig, "Interval coverage by horizon step", "steps ahead", "coverage (%)")
     # whole steps only: a horizon of 5 would otherwise get ticks at 1.5, 2.5, ...
     return fig.update_xaxes(tickmode="linear", tick0=1, dtick=max(1, len(steps) // 12))
 
 
 def error_by_step_figure(result: BacktestResult) -> go.Figure:
     """MAE at each horizon step (1..H), one line per method."""
-    colors = _colors(result.methods)
+    colors = method_colors(result.methods)
     fig = go.Figure()
     for method in result.methods:
         per_step = result.step_metrics.loc[method, "mae"]
@@ -414,7 +350,7 @@ def error_by_step_figure(result: BacktestResult) -> go.Figure:
                 line={"color": colors[method]},
             )
         )
-    return _layout(fig, "MAE by horizon step", "steps ahead", f"MAE{_unit(result)}")
+    return apply_layout(fig, "MAE by horizon step", "steps ahead", f"MAE{_unit(result)}")
 
 
 def residual_figure(result: BacktestResult, bins: int = 50) -> go.Figure:
@@ -429,7 +365,7 @@ def residual_figure(result: BacktestResult, bins: int = 50) -> go.Figure:
         lo, hi = lo - 1.0, hi + 1.0
     edges = np.linspace(lo, hi, bins + 1)
     centers = 0.5 * (edges[:-1] + edges[1:])
-    colors = _colors(result.methods)
+    colors = method_colors(result.methods)
     fig = go.Figure()
     for method, res in residuals.items():
         counts, _ = np.histogram(np.clip(res, lo, hi), bins=edges)
@@ -442,7 +378,7 @@ def residual_figure(result: BacktestResult, bins: int = 50) -> go.Figure:
                 line={"color": colors[method], "shape": "hvh"},
             )
         )
-    return _layout(
+    return apply_layout(
         fig,
         "Residual distribution (actual − forecast)",
         f"residual{_unit(result)}",
@@ -458,8 +394,8 @@ def rolling_window(n_origins: int) -> int:
 def rolling_error_figure(result: BacktestResult) -> go.Figure:
     """Rolling mean over origins of each origin's MAE (over its H steps), against the origin's time."""
     window = rolling_window(result.n_origins)
-    times = _local(result.origin_times)
-    colors = _colors(result.methods)
+    times = local_times(result.origin_times)
+    colors = method_colors(result.methods)
     fig = go.Figure()
     for method, fc in result.forecasts.items():
         per_origin = np.abs(result.actuals - fc).mean(axis=1)
@@ -469,7 +405,9 @@ def rolling_error_figure(result: BacktestResult) -> go.Figure:
                 x=times, y=rolling, name=method, mode="lines", line={"color": colors[method]}
             )
         )
-    return _layout(fig, f"Rolling MAE over {window} origin(s)", "origin", f"MAE{_unit(result)}")
+    return apply_layout(
+        fig, f"Rolling MAE over {window} origin(s)", "origin", f"MAE{_unit(result)}"
+    )
 
 
 def _formatted(table: pd.DataFrame) -> pd.DataFrame:
@@ -727,150 +665,11 @@ def write_report(
     return paths
 
 
-# -- future forecast chart ------------------------------------------------------------------------
-
-
-def _forecast_times(forecast: pd.DataFrame, tz) -> pd.DatetimeIndex:
-    if isinstance(forecast.index, pd.DatetimeIndex):
-        index = forecast.index
-    else:
-        column = next((c for c in ("timestamp", "time", "date") if c in forecast.columns), None)
-        if column is None:
-            raise ValueError("forecast needs a DatetimeIndex or a 'timestamp'/'time' column")
-        index = pd.DatetimeIndex(pd.to_datetime(forecast[column]))
-    if index.tz is not None and tz is not None:
-        index = index.tz_convert(tz)
-    return _local(index)
-
-
-BAND_COLOR = "#1f77b4"
-_TIME_COLUMNS = ("timestamp", "time", "date")
-
-
-def interval_columns(frame: pd.DataFrame) -> list[tuple[float, str, str]]:
-    """``(level, lo column, hi column)`` for every ``lo_<level>``/``hi_<level>`` pair, by level."""
-    pairs = []
-    for column in frame.columns:
-        if isinstance(column, str) and column.startswith("lo_") and f"hi_{column[3:]}" in frame:
-            try:
-                pairs.append((float(column[3:]), column, f"hi_{column[3:]}"))
-            except ValueError:
-                continue
-    return sorted(pairs)
-
-
-def _short_levels(frame: pd.DataFrame) -> set[float]:
-    """Levels marked short: ``attrs["short_levels"]`` (predict) or ``short_<level>`` columns (its CSV)."""
-    short = {float(lv) for lv in frame.attrs.get("short_levels", [])}
-    for column in frame.columns:
-        if isinstance(column, str) and column.startswith("short_"):
-            try:
-                if frame[column].astype(bool).any():
-                    short.add(float(column[6:]))
-            except ValueError:
-                continue
-    return short
-
-
-def fan_chart(
-    history_times,
-    history_values,
-    forecast: pd.DataFrame,
-    times,
-    *,
-    title: str,
-    yaxis: str,
-    short_levels=(),
-) -> go.Figure:
-    """Recent history, then the forecast; a fan chart when ``forecast`` has interval columns.
-
-    ``history_times``/``history_values``: the recent observations; ``forecast``: future rows at
-    ``times`` (local wall-clock), values in target units. With ``lo_<level>``/``hi_<level>``
-    columns: one filled band per level (the widest lightest; a level in ``short_levels`` is marked
-    in the legend), ``median`` dashed and ``forecast`` as a line with markers (hovering shows the
-    bounds). Every other numeric column is drawn as a line.
-    """
-    fig = go.Figure(
-        go.Scatter(
-            x=history_times,
-            y=np.asarray(history_values, dtype=np.float64),
-            name="history",
-            mode="lines",
-            line={"color": ACTUAL_COLOR},
-        )
-    )
-    bands = interval_columns(forecast)
-    short = {float(lv) for lv in short_levels} | _short_levels(forecast)
-    for rank, (level, lo, hi) in enumerate(reversed(bands)):
-        fig.add_trace(
-            band_trace(
-                times,
-                forecast[lo].to_numpy(dtype=np.float64),
-                forecast[hi].to_numpy(dtype=np.float64),
-                BAND_COLOR,
-                band_alpha(rank),
-                interval_label(level, level in short),
-            )
-        )
-    skip = {c for _, lo, hi in bands for c in (lo, hi)} | set(_TIME_COLUMNS)
-    columns = [
-        c
-        for c in forecast.columns
-        if c not in skip
-        and not (isinstance(c, str) and c.startswith("short_"))
-        and pd.api.types.is_numeric_dtype(forecast[c])
-        and not pd.api.types.is_bool_dtype(forecast[c])
-    ]
-    bounds = [
-        (lv, forecast[lo].to_numpy(dtype=np.float64), forecast[hi].to_numpy(dtype=np.float64))
-        for lv, lo, hi in bands
-    ]
-    for column, color in zip(columns, PALETTE, strict=False):
-        style: dict = {"mode": "lines+markers", "line": {"color": color}}
-        if bands and column == "median":
-            style = {"mode": "lines", "line": {"color": BAND_COLOR, "dash": "dash"}}
-        elif bands and column == "forecast":
-            style["line"] = {"color": PALETTE[0], "width": 2.5}
-            style |= _bounds_hover(bounds, "forecast")
-        fig.add_trace(
-            go.Scatter(
-                x=times, y=forecast[column].to_numpy(dtype=np.float64), name=str(column), **style
-            )
-        )
-    return _layout(fig, title, "time", yaxis)
-
-
-def forecast_chart_figure(
-    history: Series, forecast: pd.DataFrame, title: str | None = None, context: int | None = None
-) -> go.Figure:
-    """The last ``context`` observations (default max(5 x forecast length, 100)) and the forecast.
-
-    ``forecast``: future rows indexed by time (or with a ``timestamp``/``time`` column), in target
-    units, e.g. what ``FittedModel.predict`` returns. With ``lo_<level>``/``hi_<level>`` columns it
-    is a fan chart (:func:`fan_chart`); otherwise every numeric column is drawn as a line.
-    """
-    context = context or max(5 * len(forecast), 100)
-    recent = history.frame[history.target].iloc[-context:]
-    unit = history.units.get(history.target, "")
-    default = f"{history.symbol} {history.target}: forecast of the next {len(forecast)} steps"
-    return fan_chart(
-        _local(recent.index),
-        recent.to_numpy(),
-        forecast,
-        _forecast_times(forecast, history.index.tz),
-        title=title or default,
-        yaxis=f"{history.target}{f' ({unit})' if unit else ''}",
-    )
-
-
-def forecast_chart(
-    history: Series,
-    forecast: pd.DataFrame,
-    path: Path,
-    title: str | None = None,
-    context: int | None = None,
-) -> Path:
-    """Write :func:`forecast_chart_figure` (a fan chart when the forecast has intervals) as one
-    self-contained HTML file (plotly.js inlined), atomically."""
-    fig = forecast_chart_figure(history, forecast, title=title, context=context)
-    return write_text(path, fig.to_html(include_plotlyjs=True, full_html=True))
+__all__ = [
+    "build_figures",
+    "forecast_chart",
+    "forecast_chart_figure",
+    "metrics_document",
+    "report_html",
+    "write_report",
+]
