@@ -5,6 +5,8 @@ Real nightly runs on the AAPL snapshot written to a CSV (as in test_retrain), ti
 
 from __future__ import annotations
 
+import ast
+import inspect
 import json
 from pathlib import Path
 
@@ -13,7 +15,8 @@ import pytest
 from click.testing import CliRunner
 from pages import assert_plotly_inlined, decode, plots_in
 
-from forecaster import api
+from forecaster import api, overview
+from forecaster.backtest import charts
 from forecaster.cli import cli
 from forecaster.fitted import FittedModel
 from forecaster.overview import newest_backtest
@@ -163,3 +166,12 @@ def test_newest_backtest_report_of_a_series(tmp_path):
     assert found == tmp_path / "backtest-csv-aapl-20260103T000000" / "report.html"
     assert newest_backtest(tmp_path, "csv-msft") is None
     assert newest_backtest(tmp_path, "") is None
+
+
+def test_the_page_never_imports_the_cli_or_the_nightly_job():
+    for mod in (overview, charts):
+        tree = ast.parse(inspect.getsource(mod))
+        imported = [n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+        imported += [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+        forbidden = ("forecaster.cli", "forecaster.retrain", "forecaster.api")
+        assert not [m for m in imported if m and m.startswith(forbidden)], mod.__name__
