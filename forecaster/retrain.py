@@ -32,6 +32,7 @@ import logging
 import secrets
 import time
 import traceback
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -57,7 +58,9 @@ from forecaster.errors import (
     user_facing,
 )
 from forecaster.fitted import FittedModel
+from forecaster.intervals import level_name
 from forecaster.io import write_json, write_text
+from forecaster.overview import forecast_record, write_overview
 from forecaster.registry import ChampionChanged
 from forecaster.settings import paths
 
@@ -165,15 +168,27 @@ class JobOutcome:
     data_end: str | None = None
     data_source: str | None = None
     seconds: float = 0.0
+    coverage: dict[str, dict[str, float | None]] = field(default_factory=dict)
+    """Holdout interval coverage (%) of challenger, champion and the best baseline, per level
+    (``{"challenger": {"80": 79.5, "95": 94.1}}``); the nightly overview page shows it."""
+    forecast: dict[str, Any] | None = None
+    """The champion's forecast from the newest data with its intervals, as plain lists
+    (:func:`forecaster.overview.forecast_record`); None without a champion."""
 
 
 def score_on_holdout(
-    models: dict[str, FittedModel], series: Series, fraction: float, max_origins: int
+    models: dict[str, FittedModel],
+    series: Series,
+    fraction: float,
+    max_origins: int,
+    levels: Sequence[float] = (),
 ) -> tuple[dict[str, dict[str, float]], int]:
     """Score each model and every baseline with the backtest engine on identical recent origins.
 
     Returns ``{name: {metric: value}}`` for every model and baseline, and the origin count. A
     method whose forecasts are not finite scores ``inf`` (never promoted, never the best baseline).
+    With ``levels`` (percent) each also gets ``coverage_<level>``: the holdout coverage (%) of its
+    conformal intervals (calibrated by the engine on the rows before the holdout).
     """
     cfg = BacktestConfig(max_origins=max_origins)
     scores: dict[str, dict[str, float]] = {}
@@ -181,7 +196,13 @@ def score_on_holdout(
     for name, model in models.items():
         baselines = () if scores else BASELINES  # the same origins for every model
         result = run_backtest(
-            series, model, cfg=cfg, test_fraction=fraction, model_name=name, baselines=baselines
+            series,
+            model,
+            cfg=cfg,
+            test_fraction=fraction,
+            model_name=name,
+            baselines=baselines,
+            levels=levels,
         )
         n_origins = result.n_origins
         for method in (name, *baselines):
@@ -189,6 +210,13 @@ def score_on_holdout(
                 scores[method] = {m: float("inf") for m in SCORES}
             else:
                 scores[method] = {m: float(result.metrics.loc[method, m]) for m in SCORES}
+            if result.interval_metrics is not None:
+                scores[method] |= {
+                    f"coverage_{level_name(lv)}": float(
+                        result.interval_metrics.loc[(method, lv)].coverage
+                    )
+                    for lv in result.levels
+                }
     return scores, n_origins
 
 
@@ -226,7 +254,9 @@ def run_job(
             raise storage_error(exc, f"take the lock of job '{job.name}'", lock_path) from exc
         try:
             faults.point("retrain.locked")
-            _run_locked(job, nightly, cfg, out, force=force, dry_run=dry_run)
+            series = _run_locked(job, nightly, cfg, out, force=force, dry_run=dry_run)
+            if not dry_run:  # for the overview page; under the lock, so the champion stays put
+                out.forecast = _champion_forecast(out, series, cfg.backtest.levels)
         finally:
             lock.release()
     except ForecasterError as exc:
@@ -277,7 +307,8 @@ def _run_locked(
     *,
     force: bool,
     dry_run: bool,
-) -> None:
+) -> Series:
+    """The job's work under its lock; fills ``out`` and returns the series it loaded."""
     st = api.store()
     if st.recover(out.key):
         log.warning("%s: removed what an interrupted run left behind", out.key)
@@ -299,7 +330,7 @@ def _run_locked(
                 "skipped",
                 f"{cfg.data.source} unreachable; configured to skip (on_unreachable: skip)",
             )
-            return
+            return series
         log.warning("%s: training on %s data (source unreachable)", job.name, series.source)
 
     champion_info = st.info(out.key, champion_id) if champion_id else None
@@ -311,14 +342,14 @@ def _run_locked(
                 "skipped",
                 f"no new data since the champion's (data up to {end})",
             )
-            return
+            return series
     if not force and (why := _tried_already(st, out.key, series, digest, champion_id)):
         out.status, out.reason = "skipped", why
-        return
+        return series
     if dry_run:
         out.status = "would-train"
         out.reason = "new data" if champion_info else "no champion yet"
-        return
+        return series
 
     champion = _load_champion(champion_info, job.name)
     init = champion if cfg.train.warm_start else None
@@ -348,6 +379,28 @@ def _run_locked(
         pruned = st.prune(out.key, nightly.keep_versions)
         if pruned:
             log.info("%s: removed %d old version(s)", out.key, len(pruned))
+    return series
+
+
+def _champion_forecast(
+    out: JobOutcome, series: Series, levels: Sequence[float]
+) -> dict[str, Any] | None:
+    """The champion's forecast from ``series`` with intervals at ``levels``, as plain lists
+    (:func:`forecaster.overview.forecast_record`); None without a champion or when it cannot
+    forecast (a warning: the page is a convenience, the job's outcome stands without it)."""
+    if out.champion_after is None:
+        return None
+    try:
+        model = FittedModel.load(api.store().info(out.key, out.champion_after).path)
+        return forecast_record(series, model.predict(series, levels), out.champion_after)
+    except Exception as exc:  # never fail a job over the overview page's chart
+        log.warning("%s: no forecast for the overview page (%s)", out.job, exc)
+        log.debug("forecast of %s failed:\n%s", out.job, traceback.format_exc())
+        return None
+
+
+def _finite(value: float) -> float | None:
+    return value if np.isfinite(value) else None
 
 
 def _load_champion(info, job: str) -> FittedModel | None:
@@ -386,7 +439,11 @@ def _decide(
         return
     models = {"challenger": result.model} | ({"champion": champion} if champion is not None else {})
     scores, n_origins = score_on_holdout(
-        models, series, nightly.holdout_fraction, nightly.max_holdout_origins
+        models,
+        series,
+        nightly.holdout_fraction,
+        nightly.max_holdout_origins,
+        result.model.config.backtest.levels,
     )
     metric, margin = nightly.metric, nightly.margin
     out.scores = {f"{name}_{metric}": s[metric] for name, s in scores.items()} | {
@@ -394,6 +451,11 @@ def _decide(
     }
     chall = scores["challenger"][metric]
     base_name, base = best_baseline(scores, metric)
+    out.coverage = {
+        name: {k[9:]: _finite(v) for k, v in scores[name].items() if k.startswith("coverage_")}
+        for name in ("challenger", "champion", base_name)
+        if name in scores
+    }
     beats_base = chall < base * (1 - margin)
     versus_base = (
         f"{'beats' if beats_base else 'does not beat'} the best baseline {base_name} "
@@ -447,6 +509,8 @@ class RunSummary:
     files: dict[str, str] = field(default_factory=dict)
     interrupted: bool = False
     """Ctrl+C stopped the run; the job it was on is ``interrupted``, later ones ``not run``."""
+    warnings: list[str] = field(default_factory=list)
+    """Problems that do not fail the run (e.g. the overview page could not be written)."""
 
     @property
     def failed(self) -> list[JobOutcome]:
@@ -480,6 +544,7 @@ class RunSummary:
                 lines.append(
                     "  " + " " * 28 + ", ".join(f"{k}={v:.4g}" for k, v in o.scores.items())
                 )
+        lines += [f"warning: {w}" for w in self.warnings]
         ok = len(self.outcomes) - len(self.failed)
         lines.append(
             f"{ok} of {len(self.outcomes)} jobs ok"
@@ -547,7 +612,27 @@ def retrain(
                 str(storage_error(exc, "write the run summary", folder)), summary
             ) from exc
         summary.files = files
+        _write_overview(summary)
     return summary
+
+
+def _write_overview(summary: RunSummary) -> None:
+    """Rewrite ``reports/index.html`` from the newest run summaries (:mod:`forecaster.overview`).
+
+    A failure never fails the run: it becomes a warning in the summary (rewritten with it).
+    """
+    try:
+        summary.files["overview"] = str(write_overview(paths()))
+    except Exception as exc:  # the page is a convenience: the run's result stands
+        why = user_facing(exc) or f"{type(exc).__name__}: {exc}"
+        summary.warnings.append(f"the overview page was not written: {why}")
+        log.warning("%s", summary.warnings[-1])
+        log.debug("overview failed:\n%s", traceback.format_exc())
+        try:
+            write_json(summary.files["json"], asdict(summary) | {"ok": not summary.failed})
+            write_text(summary.files["text"], summary.to_text() + "\n")
+        except OSError:
+            log.warning("the run summary could not be updated with that warning")
 
 
 def _interrupted(job: JobConfig, nightly: NightlyConfig) -> JobOutcome:

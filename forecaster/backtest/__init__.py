@@ -18,6 +18,7 @@ from forecaster.backtest.baselines import (
     season_for,
     seasonal_naive,
 )
+from forecaster.backtest.charts import forecast_chart, forecast_chart_figure
 from forecaster.backtest.engine import (
     BacktestResult,
     WindowForecaster,
@@ -38,12 +39,7 @@ from forecaster.backtest.metrics import (
     smape,
     step_metric_table,
 )
-from forecaster.backtest.report import (
-    build_figures,
-    forecast_chart,
-    forecast_chart_figure,
-    write_report,
-)
+from forecaster.backtest.report import build_figures, write_report
 
 __all__ = [
     "BASELINES",

@@ -2,7 +2,12 @@
 
 The HTML embeds plotly.js, so it opens offline (no CDN). Its figures are also available as Plotly
 ``Figure`` objects (:func:`build_figures`) for notebooks. Times are shown as local wall-clock time of
-the series' zone. :func:`forecast_chart` draws a future forecast after the recent history.
+the series' zone. The chart of a future forecast (:func:`forecast_chart`, a fan chart when it has
+prediction intervals) lives in :mod:`forecaster.backtest.charts` and is re-exported here.
+
+With prediction intervals (``BacktestResult.intervals``) the report adds a fan chart over the origin
+slider (the model and the best baseline side by side), coverage by horizon step against the nominal
+levels, and a table of coverage, width, Winkler score and pinball loss per method and level.
 """
 
 from __future__ import annotations
@@ -15,51 +20,51 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
+from plotly.subplots import make_subplots
 
+from forecaster.backtest.charts import (  # forecast_chart*: the API's import path
+    ACTUAL_COLOR,
+    HEIGHT,
+    apply_layout,
+    band_alpha,
+    band_trace,
+    bounds_hover,
+    forecast_chart,
+    forecast_chart_figure,
+    interval_label,
+    local_times,
+    method_colors,
+)
 from forecaster.backtest.engine import BacktestResult
-from forecaster.backtest.metrics import METRICS, UNITS
+from forecaster.backtest.metrics import INTERVAL_METRICS, METRICS, UNITS
 from forecaster.data.series import Series
+from forecaster.intervals import level_name
 from forecaster.io import atomic_path, write_json, write_text
 
-ACTUAL_COLOR = "#222222"
-PALETTE = ("#d62728", "#1f77b4", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf")
-HEIGHT = 460
 #: Origins offered by the forecast slider, evenly spaced over the test span.
 MAX_CHOICES = 30
 
 
-def _colors(methods: list[str]) -> dict[str, str]:
-    return {m: PALETTE[i % len(PALETTE)] for i, m in enumerate(methods)}
-
-
-def _local(index: pd.DatetimeIndex) -> pd.DatetimeIndex:
-    """Wall-clock time in the index's own zone, without the zone (what Plotly displays)."""
-    return index.tz_localize(None) if index.tz is not None else index
-
-
 def _horizon_times(result: BacktestResult) -> np.ndarray:
     """(n, H) local wall-clock forecast times."""
-    return _local(result.horizon_index).to_numpy().reshape(result.actuals.shape)
+    return local_times(result.horizon_index).to_numpy().reshape(result.actuals.shape)
 
 
 def _unit(result: BacktestResult) -> str:
     return f" ({result.unit})" if result.unit else ""
 
 
-def _layout(fig: go.Figure, title: str, xaxis: str, yaxis: str) -> go.Figure:
-    fig.update_layout(
-        title=title,
-        template="plotly_white",
-        height=HEIGHT,
-        xaxis_title=xaxis,
-        yaxis_title=yaxis,
-        legend={"orientation": "h", "y": -0.18},
-        margin={"l": 60, "r": 20, "t": 60, "b": 60},
-    )
-    return fig
-
-
 # -- the figures ----------------------------------------------------------------------------------
+
+
+def _picks(n: int, max_choices: int) -> np.ndarray:
+    """Positions of the origins the slider offers: up to ``max_choices``, evenly spaced, in order."""
+    return np.unique(np.linspace(0, n - 1, min(max_choices, n)).round().astype(int))
+
+
+def _context(horizon: int) -> int:
+    """Steps of history shown before an origin."""
+    return max(4 * horizon, 30)
 
 
 def forecast_figure(
@@ -71,13 +76,13 @@ def forecast_figure(
     (``meta`` = the origin's row position). Up to ``max_choices`` evenly spaced origins are offered.
     """
     n, horizon = result.actuals.shape
-    picks = np.unique(np.linspace(0, n - 1, min(max_choices, n)).round().astype(int))
-    context = max(4 * horizon, 30)
+    picks = _picks(n, max_choices)
+    context = _context(horizon)
     lo = max(0, int(result.origins[picks[0]]) - context)
     hi = min(len(series), int(result.origins[-1]) + horizon)
-    times = _local(series.index)
+    times = local_times(series.index)
     values = series.values
-    colors = _colors(result.methods)
+    colors = method_colors(result.methods)
     fig = go.Figure(
         go.Scatter(
             x=times[lo:hi],
@@ -120,7 +125,7 @@ def forecast_figure(
             }
         ]
     )
-    _layout(
+    apply_layout(
         fig,
         f"Forecasts against actuals, {len(picks)} of {n} origins",
         "time",
@@ -137,37 +142,202 @@ def forecast_figure(
 
 
 def _slider_step(
-    result: BacktestResult, series: Series, i: int, visible: list[bool], context: int, end
+    result: BacktestResult,
+    series: Series,
+    i: int,
+    visible: list[bool],
+    context: int,
+    end,
+    shown: list[np.ndarray] | None = None,
+    axes: tuple[str, ...] = ("",),
 ) -> dict:
-    """One slider position: show origin ``i``'s traces, zoom to its context up to ``end``, mark the origin."""
+    """One slider position: show origin ``i``'s traces, zoom to its context up to ``end``, mark the origin.
+
+    ``shown``: the values the y range must hold besides the history (default: every method's
+    forecast from this origin); ``axes``: the x axes to zoom and mark (``""``, ``"2"``, ...).
+    """
     origin, horizon = int(result.origins[i]), result.horizon
-    times, values = _local(series.index), series.values
+    times, values = local_times(series.index), series.values
     start = max(0, origin - context)
-    shown = np.concatenate(
-        [values[start : origin + horizon], *(fc[i] for fc in result.forecasts.values())]
-    )
-    pad = 0.05 * (shown.max() - shown.min()) or 1.0
+    if shown is None:
+        shown = [fc[i] for fc in result.forecasts.values()]
+    shown_all = np.concatenate([values[start : origin + horizon], *shown])
+    shown_all = shown_all[np.isfinite(shown_all)]
+    pad = 0.05 * (shown_all.max() - shown_all.min()) or 1.0
     issued = str(times[origin - 1])  # the last observation the forecast could see
-    marker = {"type": "line", "x0": issued, "x1": issued, "yref": "paper", "y0": 0, "y1": 1}
-    marker["line"] = {"dash": "dot", "color": "#888", "width": 1}
+    markers = []
+    for axis in axes:
+        marker = {"type": "line", "x0": issued, "x1": issued, "yref": "paper", "y0": 0, "y1": 1}
+        marker["xref"] = f"x{axis}"
+        marker["line"] = {"dash": "dot", "color": "#888", "width": 1}
+        markers.append(marker)
     label = times[origin].date() if series.freq in ("B", "D") else times[origin]
+    zoom: dict = {f"xaxis{a}.range": [str(times[start]), str(pd.Timestamp(end))] for a in axes}
+    zoom["yaxis.range"] = [float(shown_all.min() - pad), float(shown_all.max() + pad)]
     return {
         "method": "update",
         "label": str(label),
-        "args": [
-            {"visible": visible},
-            {
-                "xaxis.range": [str(times[start]), str(pd.Timestamp(end))],
-                "yaxis.range": [float(shown.min() - pad), float(shown.max() + pad)],
-                "shapes": [marker],
-            },
-        ],
+        "args": [{"visible": visible}, zoom | {"shapes": markers}],
     }
+
+
+def fan_methods(result: BacktestResult) -> list[str]:
+    """The methods the fan chart shows: the model (if any), then the baseline with the lowest MAE."""
+    baselines = [m for m in result.intervals if m != result.model_name]
+    mae = result.metrics["mae"].astype(float)
+    best = min(baselines, key=lambda m: mae[m] if np.isfinite(mae[m]) else np.inf, default=None)
+    model = [result.model_name] if result.model_name in result.intervals else []
+    return model + ([best] if best else [])
+
+
+def fan_figure(result: BacktestResult, series: Series, max_choices: int = MAX_CHOICES) -> go.Figure:
+    """Prediction intervals from one origin at a time, for the model and the best baseline side by side.
+
+    Each panel (:func:`fan_methods`) shows the actual series and, for the origin the slider picks
+    (the same origins as :func:`forecast_figure`), the method's point forecast and one band per
+    level, the widest lightest; a band rests on too few residuals is marked ``short`` in the
+    legend. Traces: one ``actual`` per panel; then, for each offered origin in time order and each
+    panel, the bands (widest first) and the forecast, all with ``meta`` = the origin's row position.
+    """
+    methods = fan_methods(result)
+    levels = sorted(result.levels, reverse=True)
+    n, horizon = result.actuals.shape
+    picks, context = _picks(n, max_choices), _context(horizon)
+    best = [m for m in methods if m != result.model_name]
+    titles = [
+        m if m != (best[0] if best else None) else f"{m} (best baseline by MAE)" for m in methods
+    ]
+    fig = make_subplots(
+        rows=1, cols=len(methods), shared_yaxes=True, horizontal_spacing=0.04, subplot_titles=titles
+    )
+    lo = max(0, int(result.origins[picks[0]]) - context)
+    hi = min(len(series), int(result.origins[-1]) + horizon)
+    times, values = local_times(series.index), series.values
+    for k in range(len(methods)):
+        fig.add_trace(
+            go.Scatter(
+                x=times[lo:hi],
+                y=values[lo:hi],
+                name="actual",
+                legendgroup="actual",
+                showlegend=k == 0,
+                mode="lines",
+                line={"color": ACTUAL_COLOR, "width": 1.5},
+            ),
+            row=1,
+            col=k + 1,
+        )
+    fc_times, colors = _horizon_times(result), method_colors(result.methods)
+    per_origin = len(methods) * (len(levels) + 1)
+    axes = tuple("" if k == 0 else str(k + 1) for k in range(len(methods)))
+    steps = []
+    for j, i in enumerate(picks):
+        origin, last = int(result.origins[i]), j == len(picks) - 1
+        shown: list[np.ndarray] = []
+        for k, method in enumerate(methods):
+            bounds = [(lv, *(b[i] for b in result.intervals[method][lv])) for lv in levels]
+            for rank, (level, lo_b, hi_b) in enumerate(bounds):
+                short = bool(result.interval_short[method][level][i])
+                band = band_trace(
+                    fc_times[i],
+                    lo_b,
+                    hi_b,
+                    colors[method],
+                    band_alpha(rank),
+                    f"{method} {interval_label(level, short)}",
+                    visible=last,
+                    meta=origin,
+                )
+                fig.add_trace(band, row=1, col=k + 1)
+                shown += [lo_b, hi_b]
+            fc = result.forecasts[method][i]
+            fig.add_trace(
+                go.Scatter(
+                    x=fc_times[i],
+                    y=fc,
+                    name=f"{method} forecast",
+                    mode="lines+markers",
+                    marker={"size": 4},
+                    line={"color": colors[method], "width": 2},
+                    visible=last,
+                    meta=origin,
+                    **bounds_hover(bounds, method),
+                ),
+                row=1,
+                col=k + 1,
+            )
+            shown.append(fc)
+        visible = [True] * len(methods) + [
+            q == j for q in range(len(picks)) for _ in range(per_origin)
+        ]
+        steps.append(
+            _slider_step(result, series, i, visible, context, fc_times[i][-1], shown, axes)
+        )
+    fig.update_layout(
+        sliders=[
+            {
+                "active": len(steps) - 1,
+                "steps": steps,
+                "currentvalue": {"prefix": "origin: "},
+                "pad": {"t": 50},
+            }
+        ]
+    )
+    apply_layout(
+        fig,
+        f"Prediction intervals ({', '.join(level_name(lv) + '%' for lv in sorted(levels))}), "
+        f"{len(picks)} of {n} origins",
+        "",
+        f"{result.target}{_unit(result)}",
+    )
+    fig.update_layout(height=HEIGHT + 80, legend={"y": -0.45}, margin={"t": 90})
+    last_args = steps[-1]["args"][1]
+    fig.update_layout(last_args)
+    return fig
+
+
+def coverage_figure(result: BacktestResult) -> go.Figure:
+    """Coverage (%) of each method's intervals at each horizon step: one line per method and level
+    (colour = method, dash = level), dotted grey lines at the nominal levels. Methods other than
+    those of the fan chart start hidden; a click on the legend shows them."""
+    table = result.step_coverage
+    steps = np.asarray(table.columns, dtype=int)
+    colors, shown = method_colors(result.methods), set(fan_methods(result))
+    dashes = ("solid", "dash", "dashdot", "longdash", "longdashdot")
+    fig = go.Figure()
+    for method in result.methods:
+        for r, level in enumerate(result.levels):
+            fig.add_trace(
+                go.Scatter(
+                    x=steps,
+                    y=table.loc[(method, level)].to_numpy(dtype=float),
+                    name=f"{method} {level_name(level)}%",
+                    legendgroup=method,
+                    mode="lines+markers",
+                    marker={"size": 5},
+                    line={"color": colors[method], "dash": dashes[r % len(dashes)]},
+                    visible=True if method in shown else "legendonly",
+                )
+            )
+    for level in result.levels:
+        fig.add_trace(
+            go.Scatter(
+                x=[steps[0], steps[-1]],
+                y=[level, level],
+                name=f"nominal {level_name(level)}%",
+                mode="lines",
+                line={"color": "#888", "dash": "dot", "width": 1.5},
+                hoverinfo="name",
+            )
+        )
+    apply_layout(fig, "Interval coverage by horizon step", "steps ahead", "coverage (%)")
+    # whole steps only: a horizon of 5 would otherwise get ticks at 1.5, 2.5, ...
+    return fig.update_xaxes(tickmode="linear", tick0=1, dtick=max(1, len(steps) // 12))
 
 
 def error_by_step_figure(result: BacktestResult) -> go.Figure:
     """MAE at each horizon step (1..H), one line per method."""
-    colors = _colors(result.methods)
+    colors = method_colors(result.methods)
     fig = go.Figure()
     for method in result.methods:
         per_step = result.step_metrics.loc[method, "mae"]
@@ -180,7 +350,7 @@ def error_by_step_figure(result: BacktestResult) -> go.Figure:
                 line={"color": colors[method]},
             )
         )
-    return _layout(fig, "MAE by horizon step", "steps ahead", f"MAE{_unit(result)}")
+    return apply_layout(fig, "MAE by horizon step", "steps ahead", f"MAE{_unit(result)}")
 
 
 def residual_figure(result: BacktestResult, bins: int = 50) -> go.Figure:
@@ -195,7 +365,7 @@ def residual_figure(result: BacktestResult, bins: int = 50) -> go.Figure:
         lo, hi = lo - 1.0, hi + 1.0
     edges = np.linspace(lo, hi, bins + 1)
     centers = 0.5 * (edges[:-1] + edges[1:])
-    colors = _colors(result.methods)
+    colors = method_colors(result.methods)
     fig = go.Figure()
     for method, res in residuals.items():
         counts, _ = np.histogram(np.clip(res, lo, hi), bins=edges)
@@ -208,7 +378,7 @@ def residual_figure(result: BacktestResult, bins: int = 50) -> go.Figure:
                 line={"color": colors[method], "shape": "hvh"},
             )
         )
-    return _layout(
+    return apply_layout(
         fig,
         "Residual distribution (actual − forecast)",
         f"residual{_unit(result)}",
@@ -224,8 +394,8 @@ def rolling_window(n_origins: int) -> int:
 def rolling_error_figure(result: BacktestResult) -> go.Figure:
     """Rolling mean over origins of each origin's MAE (over its H steps), against the origin's time."""
     window = rolling_window(result.n_origins)
-    times = _local(result.origin_times)
-    colors = _colors(result.methods)
+    times = local_times(result.origin_times)
+    colors = method_colors(result.methods)
     fig = go.Figure()
     for method, fc in result.forecasts.items():
         per_origin = np.abs(result.actuals - fc).mean(axis=1)
@@ -235,7 +405,9 @@ def rolling_error_figure(result: BacktestResult) -> go.Figure:
                 x=times, y=rolling, name=method, mode="lines", line={"color": colors[method]}
             )
         )
-    return _layout(fig, f"Rolling MAE over {window} origin(s)", "origin", f"MAE{_unit(result)}")
+    return apply_layout(
+        fig, f"Rolling MAE over {window} origin(s)", "origin", f"MAE{_unit(result)}"
+    )
 
 
 def _formatted(table: pd.DataFrame) -> pd.DataFrame:
@@ -264,15 +436,61 @@ def metrics_figure(result: BacktestResult) -> go.Figure:
     return fig
 
 
+def interval_frame(result: BacktestResult) -> pd.DataFrame:
+    """The intervals table: index (method, level); coverage (%), width, winkler, pinball (target
+    units), and ``short origins``: how many origins had too few calibration residuals."""
+    table = result.interval_metrics.copy()
+    table["short origins"] = [int(result.interval_short[m][lv].sum()) for m, lv in table.index]
+    return table
+
+
+def _interval_headers(unit: str) -> list[str]:
+    u = f" ({unit})" if unit else ""
+    return ["coverage (%)", f"width{u}", f"Winkler{u}", f"pinball{u}", "short origins"]
+
+
+def _interval_rows(result: BacktestResult) -> pd.DataFrame:
+    """The intervals table formatted for people: method, level, then :func:`_interval_headers`."""
+    table = interval_frame(result)
+    shown = _formatted(table[list(INTERVAL_METRICS)])
+    shown["short origins"] = table["short origins"].astype(str)
+    shown.columns = _interval_headers(result.unit)
+    shown.insert(0, "level", [f"{level_name(lv)}%" for _, lv in table.index])
+    shown.insert(0, "method", [m for m, _ in table.index])
+    return shown.reset_index(drop=True)
+
+
+def intervals_figure(result: BacktestResult) -> go.Figure:
+    """The intervals table as a Plotly table (rows = method and level)."""
+    shown = _interval_rows(result)
+    fig = go.Figure(
+        go.Table(
+            header={"values": list(shown.columns), "align": "left"},
+            cells={"values": [shown[c].tolist() for c in shown.columns], "align": "left"},
+        )
+    )
+    fig.update_layout(
+        title="Prediction intervals over all origins and steps", height=80 + 30 * (len(shown) + 2)
+    )
+    return fig
+
+
 def build_figures(result: BacktestResult, series: Series) -> dict[str, go.Figure]:
-    """Every figure of the report: forecasts, error_by_step, residuals, rolling_error, metrics."""
-    return {
-        "forecasts": forecast_figure(result, series),
+    """Every figure of the report: forecasts, error_by_step, residuals, rolling_error, metrics; with
+    prediction intervals also fan (:func:`fan_figure`), coverage (by step) and intervals (table)."""
+    has_intervals = bool(result.intervals) and result.interval_metrics is not None
+    figures = {"forecasts": forecast_figure(result, series)}
+    if has_intervals:
+        figures |= {"fan": fan_figure(result, series), "coverage": coverage_figure(result)}
+    figures |= {
         "error_by_step": error_by_step_figure(result),
         "residuals": residual_figure(result),
         "rolling_error": rolling_error_figure(result),
         "metrics": metrics_figure(result),
     }
+    if has_intervals:
+        figures["intervals"] = intervals_figure(result)
+    return figures
 
 
 # -- files ----------------------------------------------------------------------------------------
@@ -289,7 +507,8 @@ def _json_number(value):
 
 
 def metrics_document(result: BacktestResult, title: str = "") -> dict:
-    """What ``metrics.json`` holds: overall and per-step metrics per method, the span, origins, config."""
+    """What ``metrics.json`` holds: overall and per-step metrics per method, the span, origins, config,
+    and ``intervals`` (coverage, width, Winkler, pinball per method and level, coverage per step)."""
     per_step = {
         method: {m: [_json_number(v) for v in result.step_metrics.loc[method, m]] for m in METRICS}
         for method in result.methods
@@ -318,6 +537,35 @@ def metrics_document(result: BacktestResult, title: str = "") -> dict:
             for method in result.methods
         },
         "per_step": per_step,
+        "intervals": _intervals_document(result),
+    }
+
+
+def _intervals_document(result: BacktestResult) -> dict | None:
+    """The interval part of ``metrics.json`` (None without intervals): per method and level
+    (``"80"``) the overall coverage (%), width, Winkler, pinball (units) and short origins, and the
+    coverage (%) per horizon step."""
+    if not result.intervals or result.interval_metrics is None:
+        return None
+    table = interval_frame(result)
+    metrics: dict = {}
+    per_step: dict = {}
+    for (method, level), row in table.iterrows():
+        name = level_name(level)
+        metrics.setdefault(method, {})[name] = {
+            m: _json_number(row[m]) for m in INTERVAL_METRICS
+        } | {"short_origins": int(row["short origins"])}
+        per_step.setdefault(method, {})[name] = [
+            _json_number(v) for v in result.step_coverage.loc[(method, level)]
+        ]
+    return {
+        "levels": [float(lv) for lv in result.levels],
+        "units": {"coverage": "%"}
+        | {m: result.unit or "target units" for m in INTERVAL_METRICS[1:]},
+        "calibration_origins": result.config.get("calibration_origins"),
+        "calibration_span": result.config.get("calibration_span"),
+        "metrics": metrics,
+        "per_step_coverage": per_step,
     }
 
 
@@ -345,7 +593,7 @@ def report_html(result: BacktestResult, series: Series, title: str) -> str:
     divs = [
         f'<div class="figure">{fig.to_html(include_plotlyjs=False, full_html=False, default_height=f"{fig.layout.height}px")}</div>'
         for name, fig in figures.items()
-        if name != "metrics"
+        if name not in ("metrics", "intervals")
     ]
     return "\n".join(
         [
@@ -361,10 +609,40 @@ def report_html(result: BacktestResult, series: Series, title: str) -> str:
             table_html,
             f'<p class="sub">MASE is scaled by the training span\'s one-step naive MAE '
             f"({result.train_naive_mae:.4g} {html.escape(result.unit)}); skill = 1 − MAE / MAE(naive).</p>",
+            *_intervals_html(result),
             *divs,
             "</body></html>",
         ]
     )
+
+
+def _intervals_html(result: BacktestResult) -> list[str]:
+    """The intervals table and how the intervals were calibrated (nothing without intervals)."""
+    if not result.intervals or result.interval_metrics is None:
+        return []
+    rows = _interval_rows(result)
+    table = rows.to_html(classes="metrics", border=0, escape=True, index=False)
+    cfg = result.config
+    span = cfg.get("calibration_span")
+    calibrated = (
+        f"{cfg.get('calibration_origins', 0)} origins before the test span"
+        + (f" ({span[0]} .. {span[1]})" if span else "")
+        + " and, walking forward, every earlier test origin whose horizon was already observed"
+    )
+    return [
+        "<h2>Prediction intervals</h2>",
+        table,
+        '<p class="sub">'
+        + html.escape(
+            "Coverage: % of actuals inside the interval, to compare with the level. Width: mean "
+            "hi − lo. Winkler: width plus 2/α times each miss's distance; pinball: the mean "
+            "quantile loss of the two bounds (lower is better for both, at similar coverage). "
+            f"Split-conformal intervals calibrated on {calibrated}; residuals scaled by the "
+            f"{cfg.get('interval_scale', 'window spread')}. Short origins had too few residuals "
+            "for an exact interval at that level."
+        )
+        + "</p>",
+    ]
 
 
 def write_report(
@@ -387,69 +665,11 @@ def write_report(
     return paths
 
 
-# -- future forecast chart ------------------------------------------------------------------------
-
-
-def _forecast_times(forecast: pd.DataFrame, tz) -> pd.DatetimeIndex:
-    if isinstance(forecast.index, pd.DatetimeIndex):
-        index = forecast.index
-    else:
-        column = next((c for c in ("timestamp", "time", "date") if c in forecast.columns), None)
-        if column is None:
-            raise ValueError("forecast needs a DatetimeIndex or a 'timestamp'/'time' column")
-        index = pd.DatetimeIndex(pd.to_datetime(forecast[column]))
-    if index.tz is not None and tz is not None:
-        index = index.tz_convert(tz)
-    return _local(index)
-
-
-def forecast_chart_figure(
-    history: Series, forecast: pd.DataFrame, title: str | None = None, context: int | None = None
-) -> go.Figure:
-    """The last ``context`` observations (default max(5 x forecast length, 100)) and each forecast column.
-
-    ``forecast``: future rows indexed by time (or with a ``timestamp``/``time`` column); every other
-    numeric column is drawn as a line, in target units.
-    """
-    context = context or max(5 * len(forecast), 100)
-    recent = history.frame[history.target].iloc[-context:]
-    times = _forecast_times(forecast, history.index.tz)
-    columns = [
-        c
-        for c in forecast.columns
-        if c not in ("timestamp", "time", "date") and pd.api.types.is_numeric_dtype(forecast[c])
-    ]
-    fig = go.Figure(
-        go.Scatter(
-            x=_local(recent.index),
-            y=recent.to_numpy(),
-            name="history",
-            mode="lines",
-            line={"color": ACTUAL_COLOR},
-        )
-    )
-    for column, color in zip(columns, PALETTE, strict=False):
-        fig.add_trace(
-            go.Scatter(
-                x=times,
-                y=forecast[column].to_numpy(dtype=np.float64),
-                name=str(column),
-                mode="lines+markers",
-                line={"color": color},
-            )
-        )
-    unit = history.units.get(history.target, "")
-    default = f"{history.symbol} {history.target}: forecast of the next {len(forecast)} steps"
-    return _layout(fig, title or default, "time", f"{history.target}{f' ({unit})' if unit else ''}")
-
-
-def forecast_chart(
-    history: Series,
-    forecast: pd.DataFrame,
-    path: Path,
-    title: str | None = None,
-    context: int | None = None,
-) -> Path:
-    """Write :func:`forecast_chart_figure` as one self-contained HTML file (plotly.js inlined), atomically."""
-    fig = forecast_chart_figure(history, forecast, title=title, context=context)
-    return write_text(path, fig.to_html(include_plotlyjs=True, full_html=True))
+__all__ = [
+    "build_figures",
+    "forecast_chart",
+    "forecast_chart_figure",
+    "metrics_document",
+    "report_html",
+    "write_report",
+]
