@@ -65,6 +65,23 @@ class DataConfig(StrictModel):
     """One timestamp with rows that differ: an error, or keep the first/last row, or their mean."""
     offline: bool = False
     """Never touch the network: use the cache, then the bundled snapshot."""
+    calendar: str | None = None
+    """Exchange calendar of a trading-day or intraday series (ISO MIC code: ``XNYS``, ``XLON``,
+    ``XETR``, ``XTKS``; aliases such as ``NYSE`` work). ``None``: the source's default (Yahoo
+    tickers by their suffix, ``AAPL`` -> XNYS, ``SAP.DE`` -> XETR; none for files and weather).
+    Sessions and early closes then come from the calendar (see ``forecaster.data.calendars``)."""
+
+    @field_validator("calendar")
+    @classmethod
+    def _known_calendar(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        from forecaster.data.calendars import canonical  # loads exchange_calendars: only if set
+
+        try:
+            return canonical(value)
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
 
     @field_validator("timezone")
     @classmethod

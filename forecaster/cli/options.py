@@ -63,6 +63,11 @@ def series_options(func):
             "last row, or their mean.",
         ),
         click.option(
+            "--calendar",
+            help="Exchange calendar of the series' sessions, e.g. XNYS, XLON, XETR (default: "
+            "from the ticker; none for --csv).",
+        ),
+        click.option(
             "--offline",
             is_flag=True,
             default=None,
@@ -123,6 +128,7 @@ def data_overrides(kw: dict[str, Any]) -> dict[str, Any]:
         "data.fill": kw.get("fill"),
         "data.duplicates": kw.get("duplicates"),
         "data.offline": kw.get("offline"),
+        "data.calendar": kw.get("calendar"),
     }
     return out
 
@@ -146,5 +152,6 @@ def pop_series_kwargs(kw: dict[str, Any]) -> dict[str, Any]:
         "fill",
         "duplicates",
         "offline",
+        "calendar",
     )
     return {n: kw.pop(n, None) for n in names}
