@@ -134,6 +134,8 @@ def check_symbol(symbol: str) -> str:
         if len(symbol) > MAX_SYMBOL
         else "it contains spaces or control characters"
         if not symbol.isprintable() or any(c.isspace() for c in symbol)
+        else "a comma-separated list names a group, which this command does not take"
+        if "," in symbol
         else None
     )
     if why:
