@@ -30,6 +30,71 @@ class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
+def parse_symbols(text: str, what: str = "--ticker") -> list[str]:
+    """Members of a group from a comma-separated list (``"AAPL, MSFT,IBM"`` -> three symbols).
+
+    Empty items are ignored (``"AAPL,"`` is one symbol). One-line ConfigErrors: a duplicate (any
+    case) or fewer than two members.
+    """
+    items = [part.strip() for part in str(text).split(",") if part.strip()]
+    return check_members(items, what)
+
+
+def check_members(symbols: list[str], what: str = "data.group.symbols") -> list[str]:
+    """``symbols`` when they can form a group: at least two, none repeated (any case)."""
+    if len(symbols) < 2:
+        shown = symbols[0] if symbols else "nothing"
+        raise ConfigError(
+            f"a group needs at least 2 members, {what} gives {shown} — list more symbols "
+            "(e.g. AAPL,MSFT) or fit one series on its own"
+        )
+    seen: dict[str, str] = {}
+    for symbol in symbols:
+        if symbol.upper() in seen:
+            raise ConfigError(
+                f"{what} lists {symbol} twice ({seen[symbol.upper()]}, {symbol}) — name each "
+                "member once"
+            )
+        seen[symbol.upper()] = symbol
+    return symbols
+
+
+class GroupConfig(StrictModel):
+    """Several series of one source, loaded together for one model trained on all of them.
+
+    ``symbols`` are tickers (yahoo), cities (open-meteo) or snapshot names, at least two, none
+    repeated; every member is loaded like a single series (its own cache and fallback) with the
+    rest of the ``data`` section. ``name`` names the group in the model store (key
+    ``group-<name>-<interval>``); ``None`` names it after its members in order (``AAPL_MSFT``).
+    """
+
+    name: str | None = Field(None, min_length=1, max_length=64)
+    symbols: list[str]
+
+    @field_validator("symbols")
+    @classmethod
+    def _members(cls, value: list[str]) -> list[str]:
+        symbols = [str(v).strip() for v in value]
+        if any(not s or "," in s for s in symbols):
+            raise ValueError("each member is one non-empty symbol (no commas)")
+        try:
+            return check_members(symbols)
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str | None) -> str | None:
+        if value is not None and (not value.strip() or not value.isprintable()):
+            raise ValueError("a group name is printable text, e.g. big_tech")
+        return None if value is None else value.strip()
+
+    @property
+    def label(self) -> str:
+        """The group's name: ``name``, or its members joined by ``_`` (``AAPL_MSFT_IBM``)."""
+        return self.name or "_".join(self.symbols)
+
+
 class DataConfig(StrictModel):
     """Which series to load and how to clean it."""
 
@@ -65,6 +130,26 @@ class DataConfig(StrictModel):
     """One timestamp with rows that differ: an error, or keep the first/last row, or their mean."""
     offline: bool = False
     """Never touch the network: use the cache, then the bundled snapshot."""
+    calendar: str | None = None
+    """Exchange calendar of a trading-day or intraday series (ISO MIC code: ``XNYS``, ``XLON``,
+    ``XETR``, ``XTKS``; aliases such as ``NYSE`` work). ``None``: the source's default (Yahoo
+    tickers by their suffix, ``AAPL`` -> XNYS, ``SAP.DE`` -> XETR; none for files and weather).
+    Sessions and early closes then come from the calendar (see ``forecaster.data.calendars``)."""
+    group: GroupConfig | None = None
+    """Several series loaded together (``forecast fit --ticker AAPL,MSFT,IBM``), instead of
+    ``symbol``; see :class:`GroupConfig`."""
+
+    @field_validator("calendar")
+    @classmethod
+    def _known_calendar(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        from forecaster.data.calendars import canonical  # loads exchange_calendars: only if set
+
+        try:
+            return canonical(value)
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
 
     @field_validator("timezone")
     @classmethod
@@ -88,6 +173,14 @@ class DataConfig(StrictModel):
             raise ValueError(f"start {self.start} must be before end {self.end}")
         if (self.latitude is None) != (self.longitude is None):
             raise ValueError("latitude and longitude must be given together")
+        if self.group is not None:
+            named = [k for k in ("symbol", "latitude", "path") if getattr(self, k) is not None]
+            if named:
+                raise ValueError(
+                    f"data.group lists the series; leave data.{named[0]} unset (one or the other)"
+                )
+            if self.source == "csv":
+                raise ValueError("a group's members are tickers, cities or snapshots, not files")
         return self
 
 
@@ -313,6 +406,10 @@ def dump_config(cfg: Config) -> str:
     return yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False)
 
 
+def _with_data(cfg: Config, **update: Any) -> Config:
+    return cfg.model_copy(update={"data": cfg.data.model_copy(update=update)})
+
+
 def make_config(
     config: str | Path | Config | None = None,
     *,
@@ -327,8 +424,20 @@ def make_config(
 
     Exactly one of ``ticker``, ``city``, ``lat``/``lon``, ``csv`` may pick the series; otherwise the
     config file's ``data`` section must. ``overrides`` are dotted keys (``"model.lookback": 30``).
+    A comma-separated ``ticker`` or ``city`` (``"AAPL,MSFT,IBM"``) names a group
+    (``data.group``, see :func:`parse_symbols`), which replaces a series or group the config names;
+    a single one replaces a group the config names.
     """
     over: dict[str, Any] = dict(overrides or {})
+    members = ticker or city
+    group = None
+    if members and "," in members:
+        group = parse_symbols(members, "--ticker" if ticker else "--city")
+    if group is not None:
+        symbols = [s.upper() for s in group] if ticker else group
+        over.setdefault("data.source", "yahoo" if ticker else "open-meteo")
+        over["data.group"] = {"name": over.pop("data.group.name", None), "symbols": symbols}
+        ticker = city = None
     if ticker:
         over.setdefault("data.source", "yahoo")
         over.setdefault("data.symbol", ticker.upper())
@@ -353,12 +462,20 @@ def make_config(
                 "no series given — pass a ticker, city, lat/lon or csv path, or a config"
             )
         base = default_config_for(source, over.get("data.interval"))
+    # What the command line names replaces what the config names: a group its series, a series
+    # its group (before the merge, which checks that a config names one or the other).
+    if over.get("data.group") is not None:
+        base = _with_data(base, symbol=None, latitude=None, longitude=None, path=None)
+    elif any(over.get(k) is not None for k in ("data.symbol", "data.latitude", "data.path")):
+        base = _with_data(base, group=None)
     cfg = override(base, over)
     # A place given one way replaces a place the config gives the other way.
     if over.get("data.latitude") is not None and not over.get("data.symbol"):
         cfg.data.symbol = None
     elif over.get("data.symbol") and cfg.data.source == "open-meteo":
         cfg.data = cfg.data.model_copy(update={"latitude": None, "longitude": None})
+    if cfg.data.group is not None:
+        return cfg
     if cfg.data.source in ("yahoo",) and not cfg.data.symbol:
         raise ConfigError("no ticker given — pass --ticker SYMBOL or set data.symbol in the config")
     if cfg.data.source == "open-meteo" and not cfg.data.symbol and cfg.data.latitude is None:

@@ -21,8 +21,9 @@ import torch
 import yaml
 
 from forecaster.config import Config, dump_config, validate_config
+from forecaster.data import calendars
 from forecaster.data.features import FeatureSpec, build_features
-from forecaster.data.series import Series
+from forecaster.data.series import TRADING_DAYS, Series, is_intraday
 from forecaster.data.windows import split_origins
 from forecaster.errors import DataError, ForecasterError, ModelError
 from forecaster.intervals import Calibration, level_name, window_scale
@@ -116,6 +117,11 @@ class FittedModel:
         m = self.config.model
         return (self.config.backtest.season or 1) if m.anchor == "seasonal_naive" else 1
 
+    def calendar_of(self, series: Series) -> str | None:
+        """The exchange calendar forecasts are stamped with: the one the model was trained with
+        (``meta["series"]["calendar"]``), else the series' own (a model saved before calendars)."""
+        return self.meta["series"].get("calendar") or series.calendar
+
     def _check(self, series: Series) -> None:
         if series.freq != self.freq:
             raise DataError(
@@ -161,9 +167,8 @@ class FittedModel:
         """
         origin = np.array([len(series)])
         forecast = self.predict_origins(series, origin)
-        frame = pd.DataFrame(
-            {"forecast": forecast[0]}, index=future_index(series.end, series.freq, self.horizon)
-        )
+        stamps = future_index(series.end, series.freq, self.horizon, self.calendar_of(series))
+        frame = pd.DataFrame({"forecast": forecast[0]}, index=stamps)
         frame.attrs["short_levels"] = []
         if levels and self.calibration is not None:
             cal = self.calibration
@@ -260,7 +265,19 @@ def _parse_meta(path: Path) -> dict[str, Any]:
     return meta
 
 
-def future_index(last: pd.Timestamp, freq: str, horizon: int) -> pd.DatetimeIndex:
-    """The ``horizon`` timestamps after ``last``: next trading days for ``"B"`` (weekends skipped)."""
+def future_index(
+    last: pd.Timestamp, freq: str, horizon: int, calendar: str | None = None
+) -> pd.DatetimeIndex:
+    """The ``horizon`` timestamps after ``last``, in ``last``'s time zone.
+
+    With an exchange ``calendar`` (``XNYS``): for ``"B"`` the next sessions (holidays skipped); for
+    intraday bars the next bars inside sessions (nights, weekends, holidays skipped; early closes
+    end a day's bars early), see :mod:`forecaster.data.calendars`. Without one (or for other
+    frequencies): the regular grid, and for ``"B"`` the next weekdays.
+    """
+    if calendar is not None and freq == TRADING_DAYS:
+        return calendars.next_sessions(calendar, last, horizon)
+    if calendar is not None and is_intraday(freq):
+        return calendars.next_bars(calendar, last, freq, horizon)
     offset = pd.tseries.frequencies.to_offset(freq)
     return pd.date_range(last + offset, periods=horizon, freq=offset, name="time")

@@ -394,6 +394,7 @@ def _meta(series, dm, module, epochs, seconds, precision, warm) -> dict[str, Any
             "target": series.target,
             "tz": str(index.tz) if index.tz is not None else None,
             "unit": series.units.get(series.target, ""),
+            "calendar": series.calendar,
         },
         "data": {"fingerprint": series.fingerprint(), **_span(index, 0, len(series))},
         "splits": splits,

@@ -56,6 +56,7 @@ def test_one_epoch_fit_records_what_it_learned_from(fitted, stock):
         "target": "close",
         "tz": "America/New_York",
         "unit": "USD",
+        "calendar": "XNYS",
     }
     assert meta["data"]["rows"] == 400 and meta["splits"]["val"]["rows"] == 60
     assert {"val_mae", "val_rmse", "val_loss", "test_mae"} <= set(fitted.metrics)
@@ -98,7 +99,10 @@ def test_predict_returns_the_next_trading_days(fitted, stock):
     friday = stock.until("2001-09-08")  # ends on Friday 2001-09-07
     out = fitted.predict(friday)
     assert list(out.columns) == ["forecast"] and len(out) == H
-    assert [d.strftime("%a %d") for d in out.index] == ["Mon 10", "Tue 11", "Wed 12"]
+    # the NYSE's sessions (the snapshot's calendar, XNYS): closed from 9/11 to Friday 2001-09-14
+    assert [d.strftime("%a %d") for d in out.index] == ["Mon 10", "Mon 17", "Tue 18"]
+    weekdays = future_index(friday.end, "B", H)  # without a calendar: the next weekdays
+    assert [d.strftime("%a %d") for d in weekdays] == ["Mon 10", "Tue 11", "Wed 12"]
     np.testing.assert_allclose(out["forecast"], fitted.predict_origins(friday, [len(friday)])[0])
     hourly = future_index(pd.Timestamp("2001-03-01 23:00", tz="Etc/GMT+5"), "h", 3)
     assert [t.hour for t in hourly] == [0, 1, 2] and hourly.tz == hourly[0].tz

@@ -48,8 +48,12 @@ def _sub_daily(freq: str) -> bool:
 
 
 def _frequency_text(series: Series) -> str:
+    if series.freq == TRADING_DAYS and series.calendar:
+        return f"B ({series.calendar} sessions; weekends and the exchange's holidays absent)"
     if series.freq == TRADING_DAYS:
         return "B (trading days; weekends and market holidays absent)"
+    if _sub_daily(series.freq) and series.calendar:
+        return f"{series.freq} (bars inside {series.calendar} sessions only)"
     if _sub_daily(series.freq) and set(yahoo.COLUMNS) <= set(series.frame.columns):
         return f"{series.freq} (bars during trading hours only)"
     return series.freq
@@ -58,6 +62,14 @@ def _frequency_text(series: Series) -> str:
 def _missing_text(series: Series) -> str:
     if _sub_daily(series.freq) and set(yahoo.COLUMNS) <= set(series.frame.columns):
         return "n/a (intraday bars cover trading hours only)"
+    counts = series.session_counts()
+    if counts:
+        missing = counts["missing_sessions"]
+        filled = " (filled, see notes)" if missing else ""
+        return (
+            f"{counts['holidays']:,} weekdays {series.calendar} is closed (holidays, not missing); "
+            f"{missing:,} {'session' if missing == 1 else 'sessions'} missing from the data{filled}"
+        )
     n = missing_steps(series.index, series.freq)
     if series.freq == TRADING_DAYS:
         return f"{n:,} weekdays without a session (market holidays)"

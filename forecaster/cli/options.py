@@ -6,6 +6,7 @@ from typing import Any
 
 import click
 
+from forecaster.config import parse_symbols
 from forecaster.errors import ConfigError
 
 
@@ -63,6 +64,11 @@ def series_options(func):
             "last row, or their mean.",
         ),
         click.option(
+            "--calendar",
+            help="Exchange calendar of the series' sessions, e.g. XNYS, XLON, XETR (default: "
+            "from the ticker; none for --csv).",
+        ),
+        click.option(
             "--offline",
             is_flag=True,
             default=None,
@@ -106,9 +112,15 @@ def data_overrides(kw: dict[str, Any]) -> dict[str, Any]:
         raise ConfigError("--lat and --lon must be given together")
     columns = kw.get("columns")
     symbol = kw.get("ticker") or kw.get("city")
+    symbol = symbol.upper() if kw.get("ticker") else symbol
+    group = None
+    if symbol and "," in symbol:  # --ticker AAPL,MSFT,IBM: a group (data.group)
+        what = "--ticker" if kw.get("ticker") else "--city"
+        group, symbol = {"name": None, "symbols": parse_symbols(symbol, what)}, None
     out = {
         "data.source": source_of(kw),
-        "data.symbol": symbol.upper() if kw.get("ticker") else symbol,
+        "data.symbol": symbol,
+        "data.group": group,
         "data.latitude": kw.get("lat"),
         "data.longitude": kw.get("lon"),
         "data.path": kw.get("csv_path"),
@@ -123,6 +135,7 @@ def data_overrides(kw: dict[str, Any]) -> dict[str, Any]:
         "data.fill": kw.get("fill"),
         "data.duplicates": kw.get("duplicates"),
         "data.offline": kw.get("offline"),
+        "data.calendar": kw.get("calendar"),
     }
     return out
 
@@ -146,5 +159,6 @@ def pop_series_kwargs(kw: dict[str, Any]) -> dict[str, Any]:
         "fill",
         "duplicates",
         "offline",
+        "calendar",
     )
     return {n: kw.pop(n, None) for n in names}

@@ -11,10 +11,13 @@ A step takes the frame as the previous step left it and returns the frame it mad
 4. :func:`sort_times`: sorted by time (stable, so "first"/"last" keep meaning file order).
 5. :func:`to_float`: float64 values; infinities become missing values.
 6. :func:`resolve_duplicates`: exact duplicate rows dropped; differing ones per ``opts.duplicates``.
-7. :func:`regular_grid`: every stamp on the frequency's grid; absent stamps inserted as gaps.
+7. :func:`regular_grid`: every stamp on the frequency's grid; absent stamps inserted as gaps. For
+   trading days with an exchange calendar (``opts.calendar``) the grid is the calendar's sessions:
+   a session the data lacks is inserted as a gap (named in a note), a holiday is not missing.
 8. :func:`trim_ends`: incomplete rows at the start and end dropped.
 9. :func:`fill_gaps`: gaps of at most ``opts.max_gap`` steps filled per ``opts.fill``.
-10. :func:`check_sessions`: no long run of missing trading sessions; at least 3 rows.
+10. :func:`check_sessions`: no long run of missing trading sessions (without a calendar, where a
+    missing session cannot be told from a holiday); at least 3 rows.
 """
 
 from __future__ import annotations
@@ -62,6 +65,8 @@ class Options:
     tz: str | None = "UTC"
     freq: str | None = None
     sessions: bool = False
+    calendar: str | None = None
+    """An exchange calendar (``XNYS``) for trading-day series: its sessions are the grid."""
     max_gap: int = 3
     duplicates: Duplicates = "error"
     fill: Fill = "ffill"
@@ -225,7 +230,7 @@ def regular_grid(frame: pd.DataFrame, o: Options) -> tuple[pd.DataFrame, list[st
             raise DataError(
                 f"{o.label}: trading-day series has weekend rows — use freq 'D' for calendar days"
             )
-        return frame, []
+        return (frame, []) if o.calendar is None else session_grid(frame, o)
     try:
         pd.tseries.frequencies.to_offset(o.freq)
         grid = None if o.sessions else pd.date_range(frame.index[0], frame.index[-1], freq=o.freq)
@@ -245,6 +250,47 @@ def regular_grid(frame: pd.DataFrame, o: Options) -> tuple[pd.DataFrame, list[st
     out = frame.reindex(grid)
     out.index.name = "time"
     return out, [f"{len(grid) - len(frame)} missing {o.freq} steps inserted as gaps"]
+
+
+def dates_text(days, limit: int = 4) -> str:
+    """``2012-10-29, 2012-10-30`` (at most ``limit`` dates, then ``and N more``)."""
+    shown = ", ".join(f"{d:%Y-%m-%d}" for d in days[:limit])
+    return shown + (f" and {len(days) - limit} more" if len(days) > limit else "")
+
+
+def session_grid(frame: pd.DataFrame, o: Options) -> tuple[pd.DataFrame, list[str]]:
+    """Trading days on an exchange calendar: each session the data lacks is inserted as a gap
+    (then filled or rejected by the NaN policy, like any gap); a weekday the calendar does not
+    trade is a holiday, not missing. Rows on days the calendar has no session are kept (the data
+    knows better than the rules), with a note. Days before the calendar's first session are not
+    judged."""
+    from forecaster.data import calendars  # exchange_calendars loads only for calendar series
+
+    index = frame.index
+    local = index.tz_localize(None) if index.tz is not None else index
+    days = local.normalize()
+    sessions = calendars.sessions(o.calendar, days[0], days[-1])
+    notes = []
+    extra = days[calendars.covered(o.calendar, days) & ~days.isin(sessions)]
+    if len(extra):
+        notes.append(
+            f"{len(extra)} {'row' if len(extra) == 1 else 'rows'} on days {o.calendar} has no "
+            f"session ({dates_text(extra)}) kept"
+        )
+    missing = sessions.difference(days)
+    if len(missing) == 0:
+        return frame, notes
+    time_of_day = (local - days).value_counts().index[0]  # the rows' usual stamp (midnight)
+    stamps = missing + time_of_day
+    if index.tz is not None:
+        stamps = stamps.tz_localize(index.tz, ambiguous=False, nonexistent="shift_forward")
+    out = frame.reindex(index.union(stamps.as_unit(index.unit)))
+    out.index.name = "time"
+    notes.append(
+        f"{len(missing)} {o.calendar} {'session' if len(missing) == 1 else 'sessions'} missing "
+        f"from the data ({dates_text(missing)}) inserted as gaps"
+    )
+    return out, notes
 
 
 def trim_ends(frame: pd.DataFrame, o: Options) -> tuple[pd.DataFrame, list[str]]:
@@ -279,19 +325,25 @@ def fill_gaps(frame: pd.DataFrame, o: Options) -> tuple[pd.DataFrame, list[str]]
     a straight line between the neighbours); a longer run, or any run with ``fill="none"``, is an
     error. After :func:`trim_ends` every run has a value on both sides."""
     filled = 0
+    steps = "sessions" if o.calendar and o.freq == TRADING_DAYS else "steps"
     for col in frame.columns:
         for start, length in nan_runs(frame[col].isna().to_numpy()):
             if o.fill == "none":
                 raise DataError(
-                    f"{o.label}: '{col}' has a gap of {length} missing steps "
+                    f"{o.label}: '{col}' has a gap of {length} missing {steps} "
                     f"({_gap_text(frame.index, start, length)}) and --fill is none — choose a span "
                     "without it (--start/--end) or fill gaps with --fill ffill or interpolate"
                 )
             if length > o.max_gap:
                 raise DataError(
-                    f"{o.label}: '{col}' has a gap of {length} missing steps "
+                    f"{o.label}: '{col}' has a gap of {length} missing {steps} "
                     f"({_gap_text(frame.index, start, length)}), longer than max_gap={o.max_gap} — "
                     "choose a span without it (--start/--end) or raise --max-gap"
+                    + (
+                        f" (or check that {o.calendar} is its exchange: --calendar)"
+                        if o.calendar
+                        else ""
+                    )
                 )
             filled += length
     if not filled:
@@ -304,8 +356,9 @@ def fill_gaps(frame: pd.DataFrame, o: Options) -> tuple[pd.DataFrame, list[str]]
 
 
 def check_sessions(frame: pd.DataFrame, o: Options) -> tuple[pd.DataFrame, list[str]]:
-    """A trading-day series may miss holidays, not weeks; any series needs at least 3 rows."""
-    if o.freq == TRADING_DAYS and len(frame):
+    """A trading-day series may miss holidays, not weeks; any series needs at least 3 rows. With
+    a calendar a missing session is a gap, already handled by :func:`fill_gaps`."""
+    if o.freq == TRADING_DAYS and o.calendar is None and len(frame):
         days = frame.index.tz_localize(None)
         sessions = pd.bdate_range(days[0], days[-1])
         absent = pd.Series(1, index=days).reindex(sessions).isna().to_numpy()

@@ -212,14 +212,21 @@ def fit_spec(
         raise DataError(f"need at least 2 training rows to fit the scaler, got {train_rows}")
     names = tuple(resolve_covariates(series, covariates))
     cal = tuple(default_calendar(series.freq) if calendar is None else calendar)
-    raw = raw_covariates(series, names)[:train_rows]
+    return spec_from_rows(series.target, names, cal, raw_covariates(series, names)[:train_rows])
+
+
+def spec_from_rows(
+    target: str, names: tuple[str, ...], calendar: tuple[str, ...], raw: np.ndarray
+) -> FeatureSpec:
+    """The spec whose covariate scaler is the mean/std of ``raw`` (rows x covariates, raw units):
+    the training rows of one series, or of every member of a group."""
     mean = raw.mean(axis=0)
     std = raw.std(axis=0)
     std = np.where(std > 1e-12, std, 1.0)  # a constant covariate is centred, not blown up
     return FeatureSpec(
-        target=series.target,
+        target=target,
         covariates=names,
-        calendar=cal,
+        calendar=calendar,
         mean=tuple(float(v) for v in mean),
         std=tuple(float(v) for v in std),
     )

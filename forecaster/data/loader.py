@@ -36,6 +36,7 @@ from forecaster.data.sources.base import (
     stamp_text,
     with_note,
 )
+from forecaster.data.sources.base import series_key as base_series_key
 from forecaster.errors import ConfigError, SourceUnavailable
 
 log = logging.getLogger(__name__)
@@ -60,16 +61,44 @@ class Loaded:
 
 
 def resolve(cfg: DataConfig) -> tuple[Source, Request]:
-    """The source ``cfg`` names and its resolved request (one-line ConfigError when invalid)."""
+    """The source ``cfg`` names and its resolved request (one-line ConfigError when invalid).
+
+    A config naming a group (``data.group``) is refused: each member is resolved on its own
+    (:func:`member_config`; :func:`forecaster.data.group.load_group` loads them all).
+    """
+    if cfg.group is not None:
+        raise ConfigError(
+            f"{','.join(cfg.group.symbols)} is a group of {len(cfg.group.symbols)} series and this "
+            f"reads one series — name one (e.g. {cfg.group.symbols[0]})"
+        )
     src = registry.get(cfg.source)
     return src, src.resolve(cfg)
+
+
+def member_config(cfg: DataConfig, symbol: str) -> DataConfig:
+    """The config of one member of ``cfg``'s group: the same settings, one series."""
+    return cfg.model_copy(
+        update={"group": None, "symbol": symbol, "latitude": None, "longitude": None}
+    )
+
+
+def group_key(cfg: DataConfig) -> str:
+    """The model-store key of the group ``cfg`` names: ``group-<name>-<interval>``
+    (``group-big_tech-1d``; a name that had to be made safe carries a short hash, as for series)."""
+    if cfg.group is None:
+        raise ConfigError("no group given — set data.group or list symbols: --ticker AAPL,MSFT")
+    interval = resolve(member_config(cfg, cfg.group.symbols[0]))[1].interval
+    return base_series_key("group", cache.safe_key(cfg.group.label), interval)
 
 
 def series_key(cfg: DataConfig) -> str:
     """A stable id for the series a config names, used by the model registry: one safe path
     component (``yahoo-AAPL-1d``, ``open-meteo-greensboro-1h``, ``open-meteo-35.07_-79.79-1h``,
     ``csv-<file stem>``, ``snapshot-<name>-<interval>``; names that had to be made safe carry a
-    short hash, ``yahoo-_GSPC~df302d10-1d``, so two symbols never share a key)."""
+    short hash, ``yahoo-_GSPC~df302d10-1d``, so two symbols never share a key). For a group,
+    its :func:`group_key`."""
+    if cfg.group is not None:
+        return group_key(cfg)
     return resolve(cfg)[1].key
 
 

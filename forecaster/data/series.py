@@ -8,6 +8,11 @@ Every adapter ends in :func:`validate`; everything after the adapters trusts a :
   never present, market holidays simply absent (not filled). Every other frequency (``"h"``, ``"D"``,
   ``"15min"``, ...) is a regular grid: missing stamps are inserted and then handled by the NaN policy.
 * ``target``: the column to forecast; the other columns are covariates.
+* ``calendar``: the exchange calendar of a trading-day or intraday series (``XNYS``; see
+  :mod:`forecaster.data.calendars`), or ``None``. With one, validation knows the sessions (a
+  holiday is not missing; a session the data lacks is a gap for the NaN policy, listed in
+  ``missing_sessions``) and forecasts are stamped at real sessions. Without one, ``"B"`` means
+  weekdays and a run of more than ``MAX_SESSION_GAP`` absent weekdays is an error.
 
 NaN policy (documented in the README): leading and trailing rows with missing values are trimmed (an
 archive API often has no data yet for the last hours); inside the span, runs of at most ``max_gap``
@@ -35,6 +40,7 @@ __all__ = [
     "TRADING_DAYS",
     "Series",
     "infer_freq",
+    "is_intraday",
     "missing_steps",
     "require_length",
     "target_first",
@@ -49,6 +55,9 @@ class Series:
     ``source`` names where it came from (``yahoo``, ``open-meteo``, ``csv``, ``snapshot``, or
     ``cache``), ``symbol`` what (``AAPL``, ``greensboro``, a file name). ``units`` maps columns to
     units (``"USD"``, ``"°C"``). ``notes`` lists what validation changed (filled gaps, sorted rows).
+    ``calendar`` names the exchange calendar (``XNYS``) of trading-day and intraday series, else
+    ``None``; ``missing_sessions`` are the calendar's sessions the raw data lacked (rows that
+    validation inserted and the NaN policy filled).
     """
 
     frame: pd.DataFrame
@@ -58,6 +67,8 @@ class Series:
     symbol: str = "series"
     units: dict[str, str] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    calendar: str | None = None
+    missing_sessions: tuple[pd.Timestamp, ...] = ()
 
     @property
     def index(self) -> pd.DatetimeIndex:
@@ -127,7 +138,21 @@ class Series:
             "first": float(first),
             "last": float(last),
             "missing_steps": missing_steps(self.frame.index, self.freq),
+            "calendar": self.calendar,
+            **self.session_counts(),
             "notes": list(self.notes),
+        }
+
+    def session_counts(self) -> dict[str, int]:
+        """For trading days on a calendar: ``holidays`` (weekdays the calendar does not trade, not
+        missing) and ``missing_sessions`` (sessions the raw data lacked, filled); else empty."""
+        if self.calendar is None or self.freq != TRADING_DAYS or len(self) == 0:
+            return {}
+        from forecaster.data import calendars
+
+        return {
+            "holidays": calendars.closed_weekdays(self.calendar, self.start, self.end),
+            "missing_sessions": len(self.missing_sessions),
         }
 
 
@@ -183,6 +208,7 @@ def validate(
     units: dict[str, str] | None = None,
     columns: Iterable[str] | None = None,
     sessions: bool = False,
+    calendar: str | None = None,
 ) -> Series:
     """Turn a raw frame into a canonical :class:`Series`, or raise a one-line :class:`DataError`.
 
@@ -197,9 +223,18 @@ def validate(
     length, e.g. ``"5min"``): as with ``"B"`` for days, closed hours (nights, weekends, holidays)
     are absent by design, so no stamps are inserted; only the NaN policy applies.
 
+    ``calendar`` names the exchange calendar (``XNYS``, checked: a one-line ConfigError when
+    unknown). It applies to trading days (``"B"``: the sessions are the grid, see
+    :func:`~forecaster.data.cleaning.session_grid`) and to intraday bars (closed hours are
+    absent, as with ``sessions=True``); for any other frequency it is dropped with a note.
+
     The work is the chain of named steps in :mod:`forecaster.data.cleaning`; their notes (what
     each changed, with counts) become ``Series.notes``.
     """
+    if calendar is not None:
+        from forecaster.data import calendars
+
+        calendar = calendars.canonical(calendar)
     opts = cleaning.Options(
         label=f"{source}:{symbol}",
         target=target,
@@ -218,7 +253,19 @@ def validate(
         )
     frame, notes = cleaning.run(frame, opts, cleaning.SHAPE_STEPS)
     opts = replace(opts, freq=freq or infer_freq(frame.index))
+    if calendar is not None:
+        if opts.freq == TRADING_DAYS:
+            opts = replace(opts, calendar=calendar)
+        elif is_intraday(opts.freq):
+            opts = replace(opts, sessions=True)  # closed hours are absent, not gaps
+        else:
+            notes.append(
+                f"calendar {calendar} not used: it applies to trading days and intraday bars"
+            )
+            calendar = None
+    shaped = frame.index
     frame, more = cleaning.run(frame, opts, cleaning.GRID_STEPS)
+    inserted = frame.index.difference(shaped) if opts.calendar else ()
     return Series(
         frame=frame,
         target=target,
@@ -227,7 +274,19 @@ def validate(
         symbol=symbol,
         units=dict(units or {}),
         notes=tuple(notes + more),
+        calendar=calendar,
+        missing_sessions=tuple(inserted),
     )
+
+
+def is_intraday(freq: str) -> bool:
+    """Whether ``freq`` (a pandas alias) is shorter than a day (``"5min"``, ``"h"``)."""
+    if freq == TRADING_DAYS:
+        return False
+    try:
+        return pd.Timedelta(pd.tseries.frequencies.to_offset(freq)) < pd.Timedelta(days=1)
+    except (ValueError, TypeError):
+        return False  # calendar offsets such as "MS" (months)
 
 
 def require_length(

@@ -149,6 +149,24 @@ class WindowDataset(Dataset):
         return (x[0], y[0]) if single else (x, y)
 
 
+def batch_loader(
+    ds: Dataset, batch_size: int, generator: torch.Generator | None, workers: int = 0
+) -> DataLoader:
+    """Batches of ``ds`` gathered whole: a BatchSampler hands ``ds[positions]`` a batch of
+    positions at a time (shuffled with ``generator``; in order when it is ``None``)."""
+    sampler = (
+        RandomSampler(ds, generator=generator) if generator is not None else SequentialSampler(ds)
+    )
+    return DataLoader(
+        ds,
+        batch_size=None,  # the BatchSampler hands __getitem__ whole batches of positions
+        sampler=BatchSampler(sampler, batch_size, drop_last=False),
+        num_workers=workers,
+        persistent_workers=workers > 0,
+        pin_memory=torch.cuda.is_available(),
+    )
+
+
 # -- the DataModule ----------------------------------------------------------------------------------
 class SeriesDataModule(pl.LightningDataModule):
     """Features, scaler (fitted on training rows only), chronological splits and batch loaders.
@@ -191,17 +209,8 @@ class SeriesDataModule(pl.LightningDataModule):
         self._generator = torch.Generator().manual_seed(t.seed)
 
     def _loader(self, split: str, shuffle: bool, batch_size: int) -> DataLoader:
-        ds = self.datasets[split]
-        sampler = RandomSampler(ds, generator=self._generator) if shuffle else SequentialSampler(ds)
-        workers = self.cfg.train.num_workers
-        return DataLoader(
-            ds,
-            batch_size=None,  # the BatchSampler hands __getitem__ whole batches of positions
-            sampler=BatchSampler(sampler, batch_size, drop_last=False),
-            num_workers=workers,
-            persistent_workers=workers > 0,
-            pin_memory=torch.cuda.is_available(),
-        )
+        generator = self._generator if shuffle else None
+        return batch_loader(self.datasets[split], batch_size, generator, self.cfg.train.num_workers)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", True, self.cfg.train.batch_size)

@@ -187,9 +187,13 @@ def to_series(
     columns: list[str] | None = None,
     timezone: str | None = None,
     offsets: list[str] | None = None,
+    calendar: str | None = None,
     **clean,
 ) -> Series:
     """Validate a frame from :func:`read_frame` (frequency inferred, naive times in ``timezone``).
+
+    ``calendar``: the exchange calendar the file's trading days or intraday bars follow
+    (``--calendar XNYS``); without one, trading days are weekdays.
 
     ``offsets``: the UTC offsets its time column was written with; more than one, and times that
     are then irregular or repeated in UTC, is reported as that cause.
@@ -212,6 +216,7 @@ def to_series(
             source="csv",
             symbol=name,
             columns=target_first(target, columns or frame.columns, frame.columns),
+            calendar=calendar,
             **clean,
         )
     except (OffGrid, DuplicateTimes) as exc:
@@ -274,6 +279,7 @@ class LocalSource:
             columns=req.columns,
             timezone=cfg.timezone,
             offsets=meta.get("time_offsets", []),
+            calendar=cfg.calendar,
             **base.clean_options(cfg),
         )
 

@@ -355,6 +355,11 @@ class OpenMeteoSource:
     live = True
 
     def resolve(self, cfg: DataConfig) -> base.Request:
+        if cfg.calendar:
+            raise ConfigError(
+                f"weather has no exchange calendar ({cfg.calendar}) — drop --calendar; it is for "
+                "trading days and intraday bars of stocks"
+            )
         interval = check_interval(cfg.interval)
         place = resolve_place(cfg.symbol, cfg.latitude, cfg.longitude)
         target = cfg.target or DEFAULT_TARGET[interval]

@@ -65,6 +65,8 @@ class Snapshot:
     rows: tuple[str, str] | None = None
     """``(column, value)``: the file holds several series; keep the rows with this value."""
     adjust: Adjust | None = field(default=None)
+    calendar: str | None = None
+    """The exchange calendar of a stock snapshot (``XNYS``); ``data.calendar`` overrides it."""
 
 
 _STOCK_COLUMNS = {
@@ -94,6 +96,7 @@ SNAPSHOTS: tuple[Snapshot, ...] = (
             freq=TRADING_DAYS,
             rows=("Ticker", t),
             adjust=Adjust("Adj Close", "Close", ("Open", "High", "Low")),
+            calendar="XNYS",
         )
         for t in STOCK_TICKERS
     ),
@@ -209,10 +212,12 @@ def load(
     target: str | None = None,
     columns: list[str] | None = None,
     raw: pd.DataFrame | None = None,
+    calendar: str | None = None,
     **clean,
 ) -> Series:
-    """A snapshot as a validated :class:`Series` (source ``snapshot``). ``clean``: ``max_gap``,
-    ``fill``, ``duplicates`` for :func:`~forecaster.data.series.validate`."""
+    """A snapshot as a validated :class:`Series` (source ``snapshot``). ``calendar`` overrides the
+    snapshot's own. ``clean``: ``max_gap``, ``fill``, ``duplicates`` for
+    :func:`~forecaster.data.series.validate`."""
     raw = raw_frame(snap) if raw is None else raw
     cols = columns or list(raw.columns)
     return validate(
@@ -224,6 +229,7 @@ def load(
         symbol=snap.symbol,
         units={c: u for c, u in snap.units.items() if c in cols or c == (target or snap.target)},
         columns=cols,
+        calendar=calendar or snap.calendar,
         **clean,
     )
 
@@ -257,7 +263,12 @@ def stand_in(
     what = f"the bundled snapshot {snap.name}"
     narrowed, lacking = base.narrow(req, snap.columns.values(), what)
     full = load(
-        snap, target=narrowed.target, columns=narrowed.columns, raw=raw, **base.clean_options(cfg)
+        snap,
+        target=narrowed.target,
+        columns=narrowed.columns,
+        raw=raw,
+        calendar=cfg.calendar,
+        **base.clean_options(cfg),
     )
     series = full
     if cfg.start or cfg.end:
