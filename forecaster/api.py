@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from forecaster import config as cfgmod
@@ -35,9 +36,18 @@ from forecaster.backtest.engine import (
 )
 from forecaster.backtest.report import write_report
 from forecaster.config import BacktestConfig, Config, make_config
-from forecaster.data.loader import load_series, series_key
+from forecaster.data.group import (
+    SeriesGroup,
+    from_series,
+    load_group,
+    member_config,
+    named_group_key,
+    store_key,
+)
+from forecaster.data.loader import load_series
+from forecaster.data.pooled import group_cuts
 from forecaster.data.series import Series
-from forecaster.errors import ModelError
+from forecaster.errors import ConfigError, DataError, ForecasterError, ModelError
 from forecaster.fitted import FittedModel
 from forecaster.intervals import level_name, needed, parse_levels
 from forecaster.registry import ChampionChanged, ModelStore, VersionInfo
@@ -57,6 +67,11 @@ __all__ = [
     "backtest",
     "BacktestReport",
     "describe_fit",
+    "load_group",
+    "backtest_group",
+    "GroupBacktestReport",
+    "member_configs",
+    "store_key",
 ]
 
 
@@ -76,64 +91,90 @@ class FitResult:
     """A trained model, where it was saved, and how it did on the validation windows."""
 
     model: FittedModel
-    series: Series
+    series: Series | SeriesGroup
+    """The training series, or the group of a global model."""
     key: str
     version: VersionInfo | None
     table: pd.DataFrame
-    """Rows: gru and every baseline; columns: mae, rmse (target units), windows; attrs["season"]."""
+    """Rows: gru and every baseline; columns: mae, rmse (target units), windows; attrs["season"];
+    for a group, pooled over its members' validation windows, and attrs["members"]: per member,
+    the GRU's MAE and the best baseline's (name, MAE)."""
     seconds: float
     promoted: bool = False
 
 
-def validation_table(model: FittedModel, bcfg: BacktestConfig) -> pd.DataFrame:
+def validation_table(
+    model: FittedModel, bcfg: BacktestConfig, members: Sequence[Series] | None = None
+) -> pd.DataFrame:
     """MAE and RMSE (target units) of the model and every baseline on the model's validation windows.
 
-    The model's own errors were measured on these windows during the fit (``model.metrics``). The
-    baselines read only rows before each origin; Ridge is fitted on the training split, like the
-    model. Rows: gru, then :data:`~forecaster.backtest.baselines.BASELINES`; ``attrs["season"]``.
+    The baselines read only rows before each origin; Ridge is fitted on each member's training
+    split, like the model. ``members``: the series of a group model (default the model's one
+    training series); the table pools their windows, and ``attrs["members"]`` has each member's
+    GRU MAE and best baseline. Rows: gru, then :data:`~forecaster.backtest.baselines.BASELINES`;
+    ``attrs["season"]``.
     """
-    origins = model.split_origins("val")
-    y, horizon = model.series.values, model.horizon
-    season = bcfg.season or bl.season_for(model.freq)
-    actual = bl.future_windows(y, origins, horizon)
-    train_end = int(origins[0]) - model.lookback  # the validation split's first row
-    methods = usable_baselines(bcfg, season, horizon, train_end)
-    forecasts = baseline_forecasts(y, origins, horizon, bcfg, season, methods, (0, train_end), None)
+    members = list(members) if members is not None else [model.series]
+    horizon, season = model.horizon, bcfg.season or bl.season_for(model.freq)
+    actual, fc, per_member = [], {}, {}
+    for member in members:
+        try:
+            origins = model.split_origins("val", member)
+        except DataError:
+            continue  # a group member with no validation window (e.g. a short history)
+        y = member.values
+        train_end = int(origins[0]) - model.lookback  # the validation split's first row
+        methods = usable_baselines(bcfg, season, horizon, train_end)
+        member_fc = {"gru": model.predict_origins(member, origins)} | baseline_forecasts(
+            y, origins, horizon, bcfg, season, methods, (0, train_end), None
+        )
+        member_actual = bl.future_windows(y, origins, horizon)
+        actual.append(member_actual)
+        for name, f in member_fc.items():
+            fc.setdefault(name, []).append(f)
+        maes = {name: mt.mae(member_actual, f) for name, f in member_fc.items()}
+        best = min((n for n in maes if n != "gru"), key=maes.get)
+        per_member[member.symbol] = {"gru": maes["gru"], "best": best, "best_mae": maes[best]}
+    if not actual:
+        raise DataError("no validation window to compare the model with the baselines on")
+    a = np.concatenate(actual)
     rows = {
-        "gru": {
-            "mae": model.metrics["val_mae"],
-            "rmse": model.metrics["val_rmse"],
-            "windows": len(origins),
-        }
-    }
-    rows |= {
-        name: {"mae": mt.mae(actual, f), "rmse": mt.rmse(actual, f), "windows": len(origins)}
-        for name, f in forecasts.items()
+        name: {"mae": mt.mae(a, np.concatenate(f)), "rmse": mt.rmse(a, np.concatenate(f))}
+        | {"windows": len(a)}
+        for name, f in fc.items()
+        if len(f) == len(actual)  # a baseline that some member lacked history for is left out
     }
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.attrs["season"] = season
+    if len(members) > 1:
+        table.attrs["members"] = per_member
     return table
 
 
 def fit(
     cfg: Config,
     *,
-    series: Series | None = None,
+    series: Series | SeriesGroup | None = None,
     save: bool = True,
     promote: str = "if-none",
     init_from: FittedModel | None = None,
 ) -> FitResult:
     """Train a GRU on the config's series, compare it with baselines, and save a model version.
 
+    A config naming a group (``data.group``; ``--ticker AAPL,MSFT,IBM``) trains one global model
+    on the pooled windows of its members, saved under the group's key; it serves every member.
+
     ``promote``: ``"if-none"`` makes the new model champion only when the series has none yet,
     ``"always"`` always, ``"never"`` never (nightly retraining decides for itself).
     """
-    series = series if series is not None else load_data(cfg)
-    key = series_key(cfg.data)
+    if series is None:
+        series = load_group(cfg.data) if cfg.data.group is not None else load_data(cfg)
+    key = store_key(cfg.data)
     t0 = time.perf_counter()
     model = fit_model(series, cfg, init_from=init_from, callbacks=faults.training_callbacks())
     seconds = time.perf_counter() - t0
-    table = validation_table(model, cfg.backtest)
+    members = list(series) if isinstance(series, SeriesGroup) else None
+    table = validation_table(model, cfg.backtest, members)
     model.meta.setdefault("metrics", {}).update(
         {
             f"val_{name}_{m}": float(v)
@@ -162,9 +203,45 @@ def fit(
 
 # -- load / predict ---------------------------------------------------------------------------------
 def load_model(cfg: Config, ref: str = "champion") -> tuple[FittedModel, VersionInfo]:
-    """A saved model for the config's series: ``champion``, ``latest``, a version id, or a folder."""
-    info = store().resolve(series_key(cfg.data), ref)
+    """A saved model for the config's series: ``champion``, ``latest``, a version id, a folder,
+    or ``group:NAME`` (the champion of that group's global model).
+
+    A series with no model of its own is served by the champion of a group it is a member of
+    (the newest such, with a notice saying which).
+    """
+    st = store()
+    if ref.startswith("group:"):
+        name = ref.split(":", 1)[1].strip()
+        if not name:
+            raise ConfigError("--model group: needs a group name — e.g. --model group:big_tech")
+        info = st.resolve(named_group_key(name, cfg.data), "champion")
+        return FittedModel.load(info.path), info
+    key = store_key(cfg.data)
+    if ref in ("champion", "latest") and cfg.data.group is None and not st.versions(key):
+        info = _group_serving(st, cfg)
+        if info is not None:
+            log.info("%s has no model of its own; using group model %s", key, info.key)
+            return FittedModel.load(info.path), info
+    info = st.resolve(key, ref)
     return FittedModel.load(info.path), info
+
+
+def _group_serving(st: ModelStore, cfg: Config) -> VersionInfo | None:
+    """The newest group champion that lists the config's series as a member, if any."""
+    symbol = (cfg.data.symbol or "").upper()
+    found = []
+    stored = st.keys()
+    for key in stored:
+        if not key.startswith("group-") or not symbol:
+            continue
+        try:
+            info = st.resolve(key, "champion")
+        except ForecasterError:
+            continue  # a group without a usable champion serves nobody
+        members = info.meta.get("group", {}).get("members", [])
+        if any(str(m.get("symbol", "")).upper() == symbol for m in members):
+            found.append(info)
+    return max(found, key=lambda i: i.created_at) if found else None
 
 
 def model_data_config(model: FittedModel, cfg: Config) -> Config:
@@ -223,7 +300,7 @@ def predict(
     _warn_about_intervals(fitted, info, levels, frame.attrs.get("short_levels", []))
     files: dict[str, Path] = {}
     if out_dir is not None:
-        files = _write_forecast(frame, series, fitted, info, Path(out_dir), plot)
+        files = _write_forecast(cfg, frame, series, fitted, info, Path(out_dir), plot)
     return PredictResult(frame, series, info, files)
 
 
@@ -249,6 +326,7 @@ def _warn_about_intervals(
 
 
 def _write_forecast(
+    cfg: Config,
     frame: pd.DataFrame,
     series: Series,
     fitted: FittedModel,
@@ -261,14 +339,16 @@ def _write_forecast(
     from forecaster.io import write_json, write_text
 
     short = [level_name(lv) for lv in frame.attrs.get("short_levels", [])]
-    stem = f"forecast-{info.key}-{series.end.strftime('%Y%m%dT%H%M')}"
+    key = store_key(cfg.data)  # the series' own key, also when a group's model serves it
+    stem = f"forecast-{key}-{series.end.strftime('%Y%m%dT%H%M')}"
     out = frame.reset_index().rename(columns={"index": "time"})
     for name in short:  # an interval with too few residuals is marked in the file itself
         out[f"short_{name}"] = True
     files = {"csv": write_text(out_dir / f"{stem}.csv", out.to_csv(index=False))}
     cal = fitted.calibration
     payload = {
-        "series": info.key,
+        "series": key,
+        "model": info.key,
         "model_version": info.version,
         "target": fitted.target,
         "unit": series.units.get(series.target, ""),
@@ -347,7 +427,7 @@ def backtest(
     ``cfg.backtest.refit_every = k > 0`` the GRU is instead retrained every k origins on the data
     before each origin (expanding or sliding window). ``model=None`` evaluates the baselines only.
     """
-    key = series_key(cfg.data)
+    key = store_key(cfg.data)
     bcfg = cfg.backtest
     notes: list[str] = []
     fitted, info, refit = None, None, None
@@ -399,6 +479,129 @@ def backtest(
     return report
 
 
+# -- groups: one global model, many series ------------------------------------------------------------
+@dataclass
+class GroupBacktestReport:
+    """A group model's walk-forward backtest: one :class:`BacktestReport` per member, each over
+    the member's rows after the group's validation cut, and the members pooled."""
+
+    key: str
+    version: VersionInfo | None
+    members: dict[str, BacktestReport]
+    overall: pd.DataFrame
+    """Rows: methods; columns: mae (pooled, target units), skill (mean over members of
+    1 - MAE/MAE(naive)), members (how many had the method), and coverage_<level> (pooled, %)."""
+    notes: list[str] = field(default_factory=list)
+    files: dict[str, Path] = field(default_factory=dict)
+
+
+def backtest_group(
+    cfg: Config, *, model: str = "champion", out_dir: Path | None = None, write: bool = True
+) -> GroupBacktestReport:
+    """Backtest a group's global model on every member, and pooled.
+
+    ``model``: the group's ``champion``, ``latest``, a version id or a folder; when the group has
+    no saved model and ``model`` is ``champion`` or ``latest``, one is trained on every member's
+    data before the group's test cut and saved. Each member is evaluated from the first row after
+    the cut (``backtest.start`` overrides) with the single-series engine, baselines included.
+    """
+    key = store_key(cfg.data)
+    group = load_group(cfg.data)
+    notes: list[str] = []
+    if store().versions(key) or model not in ("champion", "latest"):
+        info = store().resolve(key, model)
+        fitted = FittedModel.load(info.path)
+        cut = fitted.group_cuts.val_end if fitted.group_cuts is not None else None
+    else:
+        m = cfg.model
+        cuts = group_cuts(
+            [s.index for s in group],
+            val_fraction=cfg.train.val_fraction,
+            test_fraction=cfg.train.test_fraction,
+        )
+        cut = cuts.val_end
+        if cut is None:
+            raise DataError(f"group {group.name}: train.test_fraction leaves no test span")
+        train = from_series(group.name, [s.until(cut) for s in group], key=key)
+        log.warning("no saved model for %s; training one on the data before %s", key, cut)
+        trained = fit(cfg, series=train)
+        fitted, info = trained.model, trained.version
+        notes.append(f"trained model {info.version} on data before {cut} (lookback {m.lookback})")
+    reports: dict[str, BacktestReport] = {}
+    for series in group:
+        bcfg = cfg.backtest
+        if bcfg.start is None and cut is not None:
+            # a member that starts after the cut is evaluated once it has a lookback of history
+            first = max(int(series.index.searchsorted(cut)), fitted.lookback)
+            if first >= len(series) - fitted.horizon:
+                notes.append(f"{series.symbol}: no rows after the group's test cut; left out")
+                continue
+            bcfg = bcfg.model_copy(update={"start": None, "end": None})
+            test_fraction = (len(series) - first) / len(series)
+        else:
+            test_fraction = cfg.train.test_fraction
+        result = run_backtest(
+            series,
+            fitted,
+            cfg=bcfg,
+            test_fraction=test_fraction,
+            model_name="gru",
+            levels=bcfg.levels,
+            calibration_start=_untrained_from(fitted, series),
+        )
+        reports[series.symbol] = BacktestReport(result, series, key, info)
+    if not reports:
+        raise DataError(f"group {group.name}: no member has rows to backtest after the test cut")
+    report = GroupBacktestReport(key, info, reports, _pooled(reports), notes)
+    if write:
+        stamp = pd.Timestamp.now(tz="UTC").strftime("%Y%m%dT%H%M%S")
+        folder = Path(out_dir) if out_dir else paths().reports / f"backtest-{key}-{stamp}"
+        for symbol, member in reports.items():
+            title = (
+                f"Backtest {key}, member {symbol}: {member.series.target} (model {info.version})"
+            )
+            member.files = write_report(member.result, member.series, folder / symbol, title)
+        from forecaster.io import write_json
+
+        report.files["overall"] = write_json(
+            folder / "overall.json",
+            {"key": key, "model_version": info.version, "members": list(reports)}
+            | {"overall": report.overall.round(6).to_dict(orient="index")},
+        )
+    return report
+
+
+def _pooled(reports: dict[str, BacktestReport]) -> pd.DataFrame:
+    """The members' backtests pooled: MAE over every origin, skill averaged, coverage pooled."""
+    methods = list(next(iter(reports.values())).result.methods)
+    rows = {}
+    for method in methods:
+        have = [r.result for r in reports.values() if method in r.result.forecasts]
+        actual = np.concatenate([r.actuals for r in have])
+        fc = np.concatenate([r.forecasts[method] for r in have])
+        row = {
+            "mae": mt.mae(actual, fc),
+            "skill": float(np.mean([r.metrics.loc[method, "skill"] for r in have])),
+            "members": len(have),
+        }
+        for level in have[0].levels:
+            lo = np.concatenate([r.intervals[method][level][0] for r in have])
+            hi = np.concatenate([r.intervals[method][level][1] for r in have])
+            row[f"coverage_{level_name(level)}"] = mt.coverage(actual, lo, hi)
+        rows[method] = row
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def member_configs(cfg: Config) -> list[Config]:
+    """One config per member of the group ``cfg`` names (the same settings, one series each)."""
+    if cfg.data.group is None:
+        return [cfg]
+    return [
+        cfg.model_copy(update={"data": member_config(cfg.data, symbol)})
+        for symbol in cfg.data.group.symbols
+    ]
+
+
 # -- helpers for callers ------------------------------------------------------------------------------
 def anchor_summary(model: FittedModel) -> str:
     """One line: what the model started from and whether training beat it on validation."""
@@ -419,19 +622,33 @@ def anchor_summary(model: FittedModel) -> str:
 
 def describe_fit(result: FitResult) -> str:
     """A short human-readable summary of a fit (what the CLI prints)."""
-    s, m, c = result.series, result.model, result.model.config
+    m, c = result.model, result.model.config
+    group = result.series if isinstance(result.series, SeriesGroup) else None
+    s = group.members[0] if group is not None else result.series
     unit = s.units.get(s.target, "")
     arch = f"{c.model.num_layers}x{c.model.hidden_size} {'bidirectional ' if c.model.bidirectional else ''}GRU"
+    if group is None:
+        what = (
+            f"{s.source}:{s.symbol} '{s.target}'{f' ({unit})' if unit else ''}, "
+            f"{s.start:%Y-%m-%d %H:%M} .. {s.end:%Y-%m-%d %H:%M}, {len(s):,} rows"
+        )
+    else:
+        sizes = ", ".join(f"{x.symbol} {len(x):,}" for x in group)
+        what = (
+            f"group {group.name} '{s.target}'{f' ({unit})' if unit else ''}: one model, "
+            f"{len(group)} series ({sizes} rows)"
+        )
     lines = [
-        f"Trained {arch} on {s.source}:{s.symbol} '{s.target}'"
-        f"{f' ({unit})' if unit else ''}, {s.start:%Y-%m-%d %H:%M} .. {s.end:%Y-%m-%d %H:%M}, {len(s):,} rows",
+        f"Trained {arch} on {what}",
         f"  lookback {c.model.lookback} -> horizon {c.model.horizon} steps ({s.freq}), "
         f"{m.meta.get('epochs_trained', '?')} epochs (best {m.meta.get('best_epoch', '?')}), {result.seconds:.0f} s",
     ]
     table = result.table
     best = {col: table[col].idxmin() for col in ("mae", "rmse")}
+    pooled = " pooled over the members" if group is not None else ""
     lines.append(
-        f"Validation on {int(table['windows'].iloc[0]):,} windows (errors in {unit or 'target units'}):"
+        f"Validation on {int(table['windows'].iloc[0]):,} windows{pooled} "
+        f"(errors in {unit or 'target units'}):"
     )
     lines.append(
         f"  {'method':<20}{'MAE':>10}{'RMSE':>10}   (seasonal naive: season {table.attrs.get('season', '?')})"
@@ -441,10 +658,14 @@ def describe_fit(result: FitResult) -> str:
         lines.append(
             f"  {name:<20}{row['mae']:>10.4g}{row['rmse']:>10.4g}  {marks.strip() and '* best'}"
         )
+    for symbol, row in table.attrs.get("members", {}).items():
+        lines.append(
+            f"  {symbol:<20}gru {row['gru']:.4g} vs best baseline {row['best']} {row['best_mae']:.4g}"
+        )
     lines.append(anchor_summary(m))
     if result.version is not None:
         lines.append(f"Saved {result.key} version {result.version.version}")
         lines.append(f"  {result.version.path}")
         if result.promoted:
-            lines.append("  (now the champion for this series)")
+            lines.append("  (now the champion)")
     return "\n".join(lines)

@@ -204,6 +204,9 @@ class ModelConfig(StrictModel):
     scale: Literal["level", "diff"] = "diff"
     """How each window's spread is measured for the per-window normalisation: the std of the values
     (``level``) or of their one-step changes (``diff``, the volatility of a random walk)."""
+    member_embedding: int = Field(0, ge=0, le=64)
+    """A group model only: a learned vector of this size per member, fed with the inputs, so one
+    global model can still tell its members apart (0: none; every member is treated alike)."""
 
 
 class TrainConfig(StrictModel):

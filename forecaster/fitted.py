@@ -23,8 +23,10 @@ import yaml
 from forecaster.config import Config, dump_config, validate_config
 from forecaster.data import calendars
 from forecaster.data.features import FeatureSpec, build_features
+from forecaster.data.group import SeriesGroup
+from forecaster.data.pooled import Cuts, member_bounds
 from forecaster.data.series import TRADING_DAYS, Series, is_intraday
-from forecaster.data.windows import split_origins
+from forecaster.data.windows import split_origins, window_starts
 from forecaster.errors import DataError, ForecasterError, ModelError
 from forecaster.intervals import Calibration, level_name, window_scale
 from forecaster.io import atomic_path, write_json, write_text
@@ -58,6 +60,8 @@ def build_module(cfg: Config, n_features: int) -> GRURegressor:
         scale=m.scale,
         anchor=anchor,
         season=(cfg.backtest.season or 1) if anchor == "seasonal_naive" else 1,
+        n_members=len(cfg.data.group.symbols) if cfg.data.group is not None else 0,
+        member_embedding=m.member_embedding,
     )
 
 
@@ -84,6 +88,8 @@ class FittedModel:
     calibration: Calibration | None = None
     """Out-of-sample residuals for prediction intervals (``calibration.json``); None for a model
     saved before intervals existed."""
+    group: SeriesGroup | None = field(default=None, repr=False)
+    """The training group of a global model (in memory only; ``meta["group"]`` lists its members)."""
 
     @property
     def lookback(self) -> int:
@@ -150,13 +156,28 @@ class FittedModel:
         windows = feats.unfold(0, L, 1)
         starts = torch.from_numpy(origins - L)
         device = self.module.device
+        member = self.member_id(series)
         out = []
         self.module.eval()
         with torch.inference_mode():
             for chunk in starts.split(PREDICT_BATCH):
                 x = windows[chunk].transpose(1, 2).contiguous().to(device)
-                out.append(self.module(x).double().cpu())
+                ids = None if member is None else torch.full((len(x),), member, device=device)
+                out.append(self.module(x, ids).double().cpu())
         return torch.cat(out).numpy()
+
+    @property
+    def members(self) -> list[str]:
+        """The symbols a group model was trained on (empty for a one-series model)."""
+        return [m["symbol"] for m in self.meta.get("group", {}).get("members", [])]
+
+    def member_id(self, series: Series) -> int | None:
+        """The embedding row of ``series`` in a group model with member embeddings: its position
+        among the members, or None (one-series model, no embedding, or not a member: the mean)."""
+        if self.module.embed is None:
+            return None
+        symbols = [s.upper() for s in self.members]
+        return symbols.index(series.symbol.upper()) if series.symbol.upper() in symbols else None
 
     def predict(self, series: Series, levels: Sequence[float] = ()) -> pd.DataFrame:
         """The next H steps after the last row, indexed by their timestamps, in target units.
@@ -192,7 +213,28 @@ class FittedModel:
             raise ModelError(
                 f"this model was loaded from disk — pass the series: {split} origins need it"
             )
-        return split_origins(series.index, self.config, split, required=True)
+        cuts = self.group_cuts
+        if cuts is None:
+            return split_origins(series.index, self.config, split, required=True)
+        L, H = self.lookback, self.horizon  # a group model: the group's cut, not the member's own
+        origins = window_starts(*member_bounds(series.index, cuts)[split], L + H) + L
+        if len(origins) == 0:
+            raise DataError(
+                f"{series.symbol}: the group's {split} split holds no full window of this member"
+            )
+        return origins
+
+    @property
+    def group_cuts(self) -> Cuts | None:
+        """The two instants that cut every member of a group model's data into its splits."""
+        cuts = self.meta.get("group", {}).get("cuts")
+        if not cuts:
+            return None
+        val_end = cuts.get("val_end")
+        return Cuts(
+            pd.Timestamp(cuts["train_end"]),
+            pd.Timestamp(val_end) if val_end not in (None, "None") else None,
+        )
 
     # -- persistence --------------------------------------------------------------------------------
     def save(self, directory: Path) -> Path:

@@ -47,7 +47,7 @@ from forecaster import config as cfgmod
 from forecaster.backtest.baselines import BASELINES
 from forecaster.backtest.engine import run_backtest
 from forecaster.config import BacktestConfig, Config, StrictModel
-from forecaster.data.loader import series_key
+from forecaster.data.group import store_key as series_key
 from forecaster.data.series import Series
 from forecaster.errors import (
     ConfigError,

@@ -77,9 +77,10 @@ def _val_forecasts(module: GRURegressor, dm: SeriesDataModule) -> tuple[np.ndarr
     module.eval()
     with torch.inference_mode():
         for chunk in torch.arange(len(ds)).split(PREDICT_BATCH):
-            x, y = ds[chunk]
+            x, y, *member = ds[chunk]  # a group's windows may carry their member ids
             x = x.to(module.device)
-            model_fc.append(module(x).double().cpu())
+            ids = member[0].to(module.device) if member else None
+            model_fc.append(module(x, ids).double().cpu())
             anchor_fc.append(module.forward_anchor(x).double().cpu())
             actual.append(y.double())
     return tuple(torch.cat(p).numpy() for p in (model_fc, anchor_fc, actual))

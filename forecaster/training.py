@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import hashlib
 import importlib.util
 import logging
 import os
@@ -38,8 +39,10 @@ from lightning.pytorch.callbacks.progress.tqdm_progress import Tqdm
 from forecaster.backtest.baselines import future_windows
 from forecaster.config import Config
 from forecaster.data.features import FeatureSpec
+from forecaster.data.group import SeriesGroup
+from forecaster.data.pooled import GroupDataModule
 from forecaster.data.series import Series
-from forecaster.data.windows import SeriesDataModule, split_origins
+from forecaster.data.windows import SeriesDataModule
 from forecaster.errors import ConfigError
 from forecaster.fitted import FittedModel, build_module, legacy_state
 from forecaster.intervals import Calibration, scores, window_scale
@@ -180,9 +183,14 @@ def _copy_state(module: pl.LightningModule) -> dict[str, torch.Tensor]:
     return {k: v.detach().clone() for k, v in module.state_dict().items()}
 
 
-def _resolved_config(cfg: Config, series: Series, spec: FeatureSpec, anchor: Anchor) -> Config:
-    """The config with defaults made explicit: target, covariates, calendar and anchor as trained."""
+def _resolved_config(
+    cfg: Config, series: Series, spec: FeatureSpec, anchor: Anchor, group: SeriesGroup | None
+) -> Config:
+    """The config with defaults made explicit: target, covariates, calendar and anchor as trained
+    (and a group's members as loaded: the embedding has one row per member, in this order)."""
     out = cfg.model_copy(deep=True)
+    if group is not None and out.data.group is not None:
+        out.data.group = out.data.group.model_copy(update={"symbols": list(group.symbols)})
     out.data.target = series.target
     out.data.covariates = list(spec.covariates)
     out.model.calendar = list(spec.calendar)
@@ -220,7 +228,7 @@ def _run_interruptible(run: Callable[[], Any], trainer: pl.Trainer) -> Any:
 
 # -- fit ----------------------------------------------------------------------------------------------
 def fit_model(
-    series: Series,
+    data: Series | SeriesGroup,
     cfg: Config,
     *,
     out_dir: Path | None = None,
@@ -229,7 +237,11 @@ def fit_model(
     callbacks: list[Callback] | None = None,
     trainer_kwargs: dict[str, Any] | None = None,
 ) -> FittedModel:
-    """Train a GRU on ``series`` as ``cfg`` says; return the best model by validation MAE, in eval mode.
+    """Train a GRU on ``data`` as ``cfg`` says; return the best model by validation MAE, in eval mode.
+
+    ``data``: one series, or a :class:`~forecaster.data.group.SeriesGroup`: one global model is then
+    trained on the pooled windows of every member (split by one date cut across the group, so no
+    member's future is in another's training data) and serves each member.
 
     The network starts as its anchor (:func:`choose_anchor`) and is validated before the first
     epoch; that "epoch 0" competes with every trained epoch, and early stopping counts from it, so
@@ -248,11 +260,18 @@ def fit_model(
     if t.deterministic:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # deterministic cuBLAS on CUDA
     precision = resolve_precision(t.precision, t.accelerator)
-    dm = SeriesDataModule(series, cfg)
+    group = data if isinstance(data, SeriesGroup) else None
+    members = list(group) if group is not None else [data]
+    series = members[0]  # target, frequency and units are common to a group
+    dm = (
+        GroupDataModule(group, cfg, with_member=m.member_embedding > 0)
+        if group is not None
+        else SeriesDataModule(data, cfg)
+    )
     dm.setup("fit")
     assert dm.spec is not None
     anchor = choose_anchor(dm, cfg, series.freq)
-    resolved = _resolved_config(cfg, series, dm.spec, anchor)
+    resolved = _resolved_config(cfg, series, dm.spec, anchor, group)
     module = build_module(resolved, dm.spec.n_features)
     warm = _warm_start(module, init_from, dm.spec) if init_from is not None else False
 
@@ -273,7 +292,7 @@ def fit_model(
             precision=precision,
             max_epochs=t.max_epochs,
             max_steps=t.max_steps,
-            limit_train_batches=t.limit_train_batches,
+            limit_train_batches=_epoch_batches(dm, cfg),
             gradient_clip_val=t.gradient_clip,
             deterministic=t.deterministic,
             callbacks=[stop, keep, history, *bar, *(callbacks or [])],
@@ -307,7 +326,7 @@ def fit_model(
         module.blend.fill_(blend)
 
     meta = _meta(
-        series, dm, module, [_epoch_row(0, start), *history.epochs], seconds, precision, warm
+        members, dm, module, [_epoch_row(0, start), *history.epochs], seconds, precision, warm
     )
     meta["epochs_trained"] = len(history.epochs)
     meta["best_epoch"] = best_epoch
@@ -325,35 +344,56 @@ def fit_model(
         meta["metrics"]["val_loss"] = float(
             meta["history"][best_epoch].get("val_loss", float("nan"))
         )
-    fitted = FittedModel(module=module, config=resolved, spec=dm.spec, meta=meta, series=series)
-    y = series.values
-    held_out: list[
-        tuple[np.ndarray, np.ndarray]
-    ] = []  # (origins, scaled residuals), never trained on
+    fitted = FittedModel(
+        module=module,
+        config=resolved,
+        spec=dm.spec,
+        meta=meta,
+        series=series if group is None else None,
+        group=group,
+    )
+    held_out: list[tuple[pd.Timestamp, pd.Timestamp, np.ndarray]] = []  # never trained on
     for split in ("val", "test"):
-        origins = split_origins(series.index, cfg, split)
-        if len(origins):
+        errors = []
+        for member, origins in zip(members, dm.member_origins(split), strict=True):
+            if not len(origins):
+                continue
+            y = member.values
             actuals = future_windows(y, origins, m.horizon)
-            forecasts = fitted.predict_origins(series, origins)
-            err = forecasts - actuals
+            forecasts = fitted.predict_origins(member, origins)
+            errors.append(forecasts - actuals)
+            scale = window_scale(y, origins, m.lookback, m.scale, fitted.interval_lag)
+            times = member.index[origins]
+            held_out.append((times[0], times[-1], scores(actuals, forecasts, scale)))
+        if errors:
+            err = np.concatenate(errors)
             meta["metrics"][f"{split}_mae"] = float(np.abs(err).mean())
             meta["metrics"][f"{split}_rmse"] = float(np.sqrt(np.square(err).mean()))
-            scale = window_scale(y, origins, m.lookback, m.scale, fitted.interval_lag)
-            held_out.append((origins, scores(actuals, forecasts, scale)))
-    fitted.calibration = _calibration(fitted, series, held_out)
+    fitted.calibration = _calibration(fitted, held_out)
     return fitted
 
 
-def _calibration(model: FittedModel, series: Series, held_out: list) -> Calibration | None:
-    """The scaled residuals of every validation and test window, the newest data the model never
-    trained on: what ``predict`` calibrates its intervals with (a backtest recalibrates
-    walk-forward, on strictly earlier data)."""
+def _epoch_batches(dm, cfg: Config) -> float | int | None:
+    """Batches per training epoch: the config's limit; for a group by default as many as its
+    largest member has on its own. An epoch is then a fresh random share of the pooled windows,
+    so a group trains no more epochs' worth of steps than one member would, and early stopping
+    and the LR schedule react as often as for one series."""
+    t = cfg.train
+    if t.limit_train_batches is not None or not isinstance(dm, GroupDataModule):
+        return t.limit_train_batches
+    largest = max(dm.counts["train"])
+    return max(1, -(-largest // t.batch_size))
+
+
+def _calibration(model: FittedModel, held_out: list) -> Calibration | None:
+    """The scaled residuals of every validation and test window (of every member of a group), the
+    newest data the model never trained on: what ``predict`` calibrates its intervals with (a
+    backtest recalibrates walk-forward, on strictly earlier data)."""
     if not held_out:
         return None
-    origins = np.concatenate([o for o, _ in held_out])
-    span = (str(series.index[origins[0]]), str(series.index[origins[-1]]))
+    span = (str(min(a for a, _, _ in held_out)), str(max(b for _, b, _ in held_out)))
     return Calibration.from_scores(
-        np.concatenate([r for _, r in held_out]),
+        np.concatenate([r for _, _, r in held_out]),
         model.lookback,
         model.scale_mode,
         span,
@@ -380,24 +420,20 @@ def _span(index: pd.DatetimeIndex, lo: int, hi: int) -> dict[str, Any]:
     return {"start": str(index[lo]), "end": str(index[hi - 1]), "rows": hi - lo}
 
 
-def _meta(series, dm, module, epochs, seconds, precision, warm) -> dict[str, Any]:
+def _meta(members, dm, module, epochs, seconds, precision, warm) -> dict[str, Any]:
+    series = members[0]
     index = series.index
-    splits = {}
-    for name, (lo, hi) in dm.bounds.items():
-        splits[name] = _span(index, lo, hi) | {"windows": len(dm.datasets[name])}
-    return {
+    per_member = dm.bounds if isinstance(dm, GroupDataModule) else [dm.bounds]
+    spans = [
+        {name: _span(m.index, lo, hi) for name, (lo, hi) in bounds.items()}
+        for m, bounds in zip(members, per_member, strict=True)
+    ]
+    windows = {name: len(ds) for name, ds in dm.datasets.items()}
+    meta = {
         "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "series": {
-            "source": series.source,
-            "symbol": series.symbol,
-            "freq": series.freq,
-            "target": series.target,
-            "tz": str(index.tz) if index.tz is not None else None,
-            "unit": series.units.get(series.target, ""),
-            "calendar": series.calendar,
-        },
+        "series": _series_identity(series),
         "data": {"fingerprint": series.fingerprint(), **_span(index, 0, len(series))},
-        "splits": splits,
+        "splits": {name: span | {"windows": windows[name]} for name, span in spans[0].items()},
         "features": dm.spec.names,
         "metrics": {},
         "epochs_trained": len(epochs),
@@ -407,4 +443,55 @@ def _meta(series, dm, module, epochs, seconds, precision, warm) -> dict[str, Any
         "parameters": sum(p.numel() for p in module.parameters()),
         "history": epochs,
         "versions": _versions(),
+    }
+    if isinstance(dm, GroupDataModule):
+        meta |= _group_meta(members, dm, spans)
+    return meta
+
+
+def _group_meta(members: list[Series], dm: GroupDataModule, spans: list[dict]) -> dict[str, Any]:
+    """What a group model records besides one member's: every member's identity, data and splits,
+    and the group's two cut instants (so a loaded model can rebuild its splits). The group has no
+    one calendar: each member's forecasts are stamped with its own exchange's sessions."""
+    first, last = min(m.start for m in members), max(m.end for m in members)
+    digest = hashlib.sha256("".join(m.fingerprint() for m in members).encode()).hexdigest()
+    cuts = dm.cuts
+    identity = _series_identity(members[0]) | {"symbol": dm.name, "source": "group"}
+    identity.pop("calendar")
+    return {
+        "series": identity,
+        "data": {"fingerprint": digest[:16], "start": str(first), "end": str(last)},
+        # as for one series: the first and last row in each split, here of any member
+        "splits": {name: _union_span([sp[name] for sp in spans]) for name in spans[0]},
+        "group": {
+            "name": dm.name,
+            "cuts": {"train_end": str(cuts.train_end), "val_end": str(cuts.val_end)},
+            "members": [
+                _series_identity(m)
+                | {"data": {"fingerprint": m.fingerprint(), **_span(m.index, 0, len(m))}}
+                | {"splits": span, "windows": {k: dm.counts[k][i] for k in dm.counts}}
+                for i, (m, span) in enumerate(zip(members, spans, strict=True))
+            ],
+        },
+    }
+
+
+def _union_span(spans: list[dict[str, Any]]) -> dict[str, Any]:
+    starts = [pd.Timestamp(s["start"]) for s in spans if s["start"] is not None]
+    ends = [pd.Timestamp(s["end"]) for s in spans if s["end"] is not None]
+    if not starts:
+        return {"start": None, "end": None, "rows": 0}
+    return {"start": str(min(starts)), "end": str(max(ends)), "rows": sum(s["rows"] for s in spans)}
+
+
+def _series_identity(series: Series) -> dict[str, Any]:
+    index = series.index
+    return {
+        "source": series.source,
+        "symbol": series.symbol,
+        "freq": series.freq,
+        "target": series.target,
+        "tz": str(index.tz) if index.tz is not None else None,
+        "unit": series.units.get(series.target, ""),
+        "calendar": series.calendar,
     }

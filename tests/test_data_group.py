@@ -11,7 +11,7 @@ from fakes import FakeYahoo
 from forecaster.cli import cli
 from forecaster.config import make_config, parse_symbols, validate_config
 from forecaster.data import loader
-from forecaster.data.group import from_series, load_group
+from forecaster.data.group import from_series, load_group, store_key
 from forecaster.errors import ConfigError, DataError, SourceUnavailable
 
 
@@ -27,7 +27,7 @@ def test_a_ticker_list_loads_each_member_in_order():
     assert group.symbols == ("AAPL", "MSFT", "IBM") and len(group) == 3
     assert group.freq == "B" and group.calendars == ("XNYS",) * 3
     assert group.name == "AAPL_MSFT_IBM" and group.key == "group-AAPL_MSFT_IBM-1d"
-    assert loader.series_key(cfg) == group.key  # the model store's key for the group
+    assert store_key(cfg) == group.key  # the model store's key for the group
     assert [got.origin for got in group.loaded] == ["snapshot"] * 3
     assert group.member("msft") is group.members[1]
     with pytest.raises(ConfigError, match="GOOG is not a member of group AAPL_MSFT_IBM"):
@@ -49,10 +49,10 @@ def test_a_named_group_in_a_config_and_its_key():
     cfg = validate_config(
         {"data": {"source": "yahoo", "group": {"name": "big tech/US", "symbols": ["AAPL", "IBM"]}}}
     ).data
-    key = loader.series_key(cfg)
+    key = store_key(cfg)
     assert key.startswith("group-big_tech_US~") and key.endswith("-1d") and "/" not in key
     named = make_config(ticker="AAPL,IBM", overrides={"data.group.name": "big_tech"}).data
-    assert loader.series_key(named) == "group-big_tech-1d"
+    assert store_key(named) == "group-big_tech-1d"
     # one series on the command line replaces the config's group, and a group its series
     assert (
         make_config(validate_config({"data": cfg.model_dump()}), ticker="MSFT").data.group is None

@@ -143,23 +143,26 @@ def predict_cmd(
 
     target = kw.get("target")
     cfg = build_config(kw)
-    result = api.predict(
-        cfg,
-        model=model_ref,
-        out_dir=out_dir or paths().reports,
-        plot=plot,
-        target=target,
-        levels=_levels(levels),
-    )
-    s = result.series
-    unit = s.units.get(s.target, "")
-    click.echo(
-        f"{result.version.key} model {result.version.version}: last observation {s.end} "
-        f"{s.target} = {s.values[-1]:.4g} {unit}".rstrip()
-    )
-    click.echo(format_forecast(result.forecast))
-    for kind, path in result.files.items():
-        click.echo(f"Wrote {kind.upper()}: {path}")
+    if cfg.data.group is not None:  # each member, with the group's own model
+        model_ref = str(api.store().resolve(api.store_key(cfg.data), model_ref).path)
+    for member in api.member_configs(cfg):
+        result = api.predict(
+            member,
+            model=model_ref,
+            out_dir=out_dir or paths().reports,
+            plot=plot,
+            target=target,
+            levels=_levels(levels),
+        )
+        s = result.series
+        unit = s.units.get(s.target, "")
+        click.echo(
+            f"{result.version.key} model {result.version.version}: last observation {s.end} "
+            f"{s.target} = {s.values[-1]:.4g} {unit}".rstrip()
+        )
+        click.echo(format_forecast(result.forecast))
+        for kind, path in result.files.items():
+            click.echo(f"Wrote {kind.upper()}: {path}")
 
 
 def _levels(text: str | None):
@@ -186,6 +189,40 @@ def format_forecast(frame) -> str:
     if short:
         lines.append("  * too few calibration residuals for an exact interval at this level")
     return "\n".join(lines)
+
+
+def _echo_group_backtest(report) -> None:
+    """Per member: the GRU and the best baseline (MAE, skill, coverage); then the members pooled."""
+    version = report.version.version if report.version else "-"
+    click.echo(f"Backtest {report.key} (model {version}): {len(report.members)} members")
+    for note in report.notes:
+        click.echo(f"  {note}")
+    click.echo(f"  {'member':<10}{'origins':>8}{'GRU MAE':>10}{'skill':>8}   best baseline")
+    for symbol, member in report.members.items():
+        table = member.result.metrics
+        best = str(table["mae"].drop(index="gru").astype(float).idxmin())
+        click.echo(
+            f"  {symbol:<10}{member.result.n_origins:>8}{table.loc['gru', 'mae']:>10.4g}"
+            f"{table.loc['gru', 'skill']:>+8.3f}   {best} {table.loc[best, 'mae']:.4g} "
+            f"(skill {table.loc[best, 'skill']:+.3f})"
+        )
+    overall = report.overall
+    cov = [c for c in overall.columns if c.startswith("coverage_")]
+    click.echo("Pooled over the members (MAE over all origins, skill averaged, coverage pooled):")
+    click.echo(
+        f"  {'method':<16}{'MAE':>10}{'skill':>9}"
+        + "".join(f"{'cov' + c[9:] + '%':>9}" for c in cov)
+    )
+    for method, row in overall.iterrows():
+        click.echo(
+            f"  {method:<16}{row['mae']:>10.4g}{row['skill']:>+9.3f}"
+            + "".join(f"{row[c]:>9.1f}" for c in cov)
+        )
+    for kind, path in report.files.items():
+        click.echo(f"{kind.capitalize()}: {path}")
+    for symbol, member in report.members.items():
+        if "html" in member.files:
+            click.echo(f"Html ({symbol}): {member.files['html']}")
 
 
 def format_intervals(result) -> str:
@@ -315,6 +352,9 @@ def backtest_cmd(model_ref: str, out_dir: str | None, levels: str | None, **kw: 
         "backtest.levels": _levels(levels),
     }
     cfg = api.make_config(build_config(kw), overrides=over)
+    if cfg.data.group is not None:
+        _echo_group_backtest(api.backtest_group(cfg, model=model_ref, out_dir=out_dir))
+        return
     report = api.backtest(cfg, model=None if model_ref == "none" else model_ref, out_dir=out_dir)
     r, s = report.result, report.series
     unit = s.units.get(s.target, "")

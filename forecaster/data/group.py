@@ -24,9 +24,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from forecaster.config import DataConfig, check_members, parse_symbols
-from forecaster.data import loader
-from forecaster.data.loader import Loaded, group_key, member_config
+from forecaster.data import cache, loader
+from forecaster.data.loader import Loaded, resolve
 from forecaster.data.series import Series
+from forecaster.data.sources.base import series_key as base_series_key
 from forecaster.errors import ConfigError, DataError, ForecasterError
 
 __all__ = [
@@ -35,8 +36,36 @@ __all__ = [
     "group_key",
     "load_group",
     "member_config",
+    "named_group_key",
+    "store_key",
     "parse_symbols",
 ]
+
+
+def member_config(cfg: DataConfig, symbol: str) -> DataConfig:
+    """The config of one member of ``cfg``'s group: the same settings, one series."""
+    return cfg.model_copy(
+        update={"group": None, "symbol": symbol, "latitude": None, "longitude": None}
+    )
+
+
+def group_key(cfg: DataConfig) -> str:
+    """The model-store key of the group ``cfg`` names: ``group-<name>-<interval>``
+    (``group-big_tech-1d``; a name that had to be made safe carries a short hash, as for series)."""
+    if cfg.group is None:
+        raise ConfigError("no group given — set data.group or list symbols: --ticker AAPL,MSFT")
+    return named_group_key(cfg.group.label, member_config(cfg, cfg.group.symbols[0]))
+
+
+def named_group_key(name: str, member: DataConfig) -> str:
+    """The store key of the group called ``name`` at the interval of ``member``'s series (for
+    ``--model group:NAME``)."""
+    return base_series_key("group", cache.safe_key(name), resolve(member)[1].interval)
+
+
+def store_key(cfg: DataConfig) -> str:
+    """The model-store key of what ``cfg`` names: its group's key, or its one series' key."""
+    return group_key(cfg) if cfg.group is not None else loader.series_key(cfg)
 
 
 @dataclass(frozen=True)

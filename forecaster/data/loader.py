@@ -36,7 +36,6 @@ from forecaster.data.sources.base import (
     stamp_text,
     with_note,
 )
-from forecaster.data.sources.base import series_key as base_series_key
 from forecaster.errors import ConfigError, SourceUnavailable
 
 log = logging.getLogger(__name__)
@@ -61,12 +60,8 @@ class Loaded:
 
 
 def resolve(cfg: DataConfig) -> tuple[Source, Request]:
-    """The source ``cfg`` names and its resolved request (one-line ConfigError when invalid).
-
-    A config naming a group (``data.group``) is refused: each member is resolved on its own
-    (:func:`member_config`; :func:`forecaster.data.group.load_group` loads them all).
-    """
-    if cfg.group is not None:
+    """The source ``cfg`` names and its resolved request (one-line ConfigError when invalid)."""
+    if cfg.group is not None:  # a group's members are resolved one by one (data.group)
         raise ConfigError(
             f"{','.join(cfg.group.symbols)} is a group of {len(cfg.group.symbols)} series and this "
             f"reads one series — name one (e.g. {cfg.group.symbols[0]})"
@@ -75,30 +70,12 @@ def resolve(cfg: DataConfig) -> tuple[Source, Request]:
     return src, src.resolve(cfg)
 
 
-def member_config(cfg: DataConfig, symbol: str) -> DataConfig:
-    """The config of one member of ``cfg``'s group: the same settings, one series."""
-    return cfg.model_copy(
-        update={"group": None, "symbol": symbol, "latitude": None, "longitude": None}
-    )
-
-
-def group_key(cfg: DataConfig) -> str:
-    """The model-store key of the group ``cfg`` names: ``group-<name>-<interval>``
-    (``group-big_tech-1d``; a name that had to be made safe carries a short hash, as for series)."""
-    if cfg.group is None:
-        raise ConfigError("no group given — set data.group or list symbols: --ticker AAPL,MSFT")
-    interval = resolve(member_config(cfg, cfg.group.symbols[0]))[1].interval
-    return base_series_key("group", cache.safe_key(cfg.group.label), interval)
-
-
 def series_key(cfg: DataConfig) -> str:
     """A stable id for the series a config names, used by the model registry: one safe path
     component (``yahoo-AAPL-1d``, ``open-meteo-greensboro-1h``, ``open-meteo-35.07_-79.79-1h``,
     ``csv-<file stem>``, ``snapshot-<name>-<interval>``; names that had to be made safe carry a
-    short hash, ``yahoo-_GSPC~df302d10-1d``, so two symbols never share a key). For a group,
-    its :func:`group_key`."""
-    if cfg.group is not None:
-        return group_key(cfg)
+    short hash, ``yahoo-_GSPC~df302d10-1d``, so two symbols never share a key). A group's key:
+    :func:`forecaster.data.group.store_key`."""
     return resolve(cfg)[1].key
 
 
@@ -109,20 +86,16 @@ def cache_file(cfg: DataConfig) -> Path | None:
 
 
 def load_series(cfg: DataConfig, *, refresh: bool = True) -> Series:
-    """The validated series ``cfg`` describes: live source + cache, cache, or bundled snapshot.
-
-    ``refresh=False`` uses the cache as it is when it covers the request (no network).
-    Raises ``SourceError`` for a refused request, ``SourceUnavailable`` when neither the source nor
-    any cached or bundled data can serve it, ``DataError`` for unusable data.
-    """
+    """The validated series ``cfg`` describes: live source + cache, cache, or bundled snapshot;
+    ``refresh=False`` uses a cache that covers the request as it is (no network). Raises
+    ``SourceError`` for a refused request, ``SourceUnavailable`` when neither the source nor any
+    cached or bundled data can serve it, ``DataError`` for unusable data."""
     return load(cfg, refresh=refresh).series
 
 
 def load(cfg: DataConfig, *, refresh: bool = True, fallback: bool = True) -> Loaded:
-    """Like :func:`load_series`, also saying where the data came from (:class:`Loaded`).
-
-    ``fallback=False`` raises ``SourceUnavailable`` instead of using the cache or a snapshot.
-    """
+    """Like :func:`load_series`, also saying where the data came from (:class:`Loaded`);
+    ``fallback=False`` raises ``SourceUnavailable`` instead of using the cache or a snapshot."""
     src, req = resolve(cfg)
     if not src.live:
         got = src.fetch(req, cfg, None)
@@ -132,11 +105,8 @@ def load(cfg: DataConfig, *, refresh: bool = True, fallback: bool = True) -> Loa
 
 
 def fetch(cfg: DataConfig) -> Loaded:
-    """Fetch from the live source now and update the cache (``forecast data fetch``).
-
-    Never falls back: when the source is unreachable, the ``SourceUnavailable`` message says what
-    an offline run would use instead.
-    """
+    """Fetch from the live source now and update the cache (``forecast data fetch``). Never falls
+    back: when the source is unreachable, the error says what an offline run would use instead."""
     src, req = resolve(cfg)
     if not src.live:
         raise ConfigError(

@@ -208,6 +208,12 @@ class SeriesDataModule(pl.LightningDataModule):
             self.datasets[name] = WindowDataset(self.data, starts, self.lookback, self.horizon)
         self._generator = torch.Generator().manual_seed(t.seed)
 
+    def member_origins(self, split: str) -> list[np.ndarray]:
+        """The origins of every window of ``split`` (stride 1), as a list of one: the
+        :class:`~forecaster.data.pooled.GroupDataModule` interface for a group of one series."""
+        L, H = self.lookback, self.horizon
+        return [window_starts(*self.bounds[split], L + H) + L]
+
     def _loader(self, split: str, shuffle: bool, batch_size: int) -> DataLoader:
         generator = self._generator if shuffle else None
         return batch_loader(self.datasets[split], batch_size, generator, self.cfg.train.num_workers)

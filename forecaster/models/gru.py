@@ -36,7 +36,8 @@ class GRURegressor(pl.LightningModule):
 
     n_features: F, the width of ``x``; lookback: L steps; horizon: H steps (of the series' frequency).
     scale: how each window's spread is measured (``level`` or ``diff``, see normalize); anchor and
-    season: the forecast an untrained model makes (see anchor).
+    season: the forecast an untrained model makes (see anchor); n_members and member_embedding: a
+    learned vector per member of a group, appended to the inputs (0: none).
     """
 
     def __init__(
@@ -53,6 +54,8 @@ class GRURegressor(pl.LightningModule):
         scale: str = "level",
         anchor: str = "naive",
         season: int = 1,
+        n_members: int = 0,
+        member_embedding: int = 0,
     ):
         super().__init__()
         if min(n_features, lookback, horizon, hidden_size, num_layers) < 1:
@@ -62,8 +65,14 @@ class GRURegressor(pl.LightningModule):
         if scale not in SCALE_MODES:
             raise ValueError(f"scale must be one of {SCALE_MODES}, got {scale!r}")
         self.save_hyperparameters()
+        # A global model over a group can learn one vector per member, fed at every time step.
+        self.embed = (
+            nn.Embedding(n_members, member_embedding)
+            if n_members > 0 and member_embedding > 0
+            else None
+        )
         self.gru = nn.GRU(
-            input_size=n_features,
+            input_size=n_features + (member_embedding if self.embed is not None else 0),
             hidden_size=hidden_size,
             num_layers=num_layers,
             batch_first=True,
@@ -84,11 +93,13 @@ class GRURegressor(pl.LightningModule):
 
     # -- network ----------------------------------------------------------------------------------
     def forward_normalised(
-        self, x: torch.Tensor
+        self, x: torch.Tensor, member: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``z`` (B, H) dimensionless, and the window's ``loc``, ``scale`` (B, 1) in units.
 
-        x: (batch, lookback, n_features) float32, column 0 the target in units.
+        x: (batch, lookback, n_features) float32, column 0 the target in units. member: (batch,)
+        int64 member ids of a group model with an embedding (None: the members' mean vector,
+        for a series outside the group).
         """
         loc, scale = window_stats(x[:, :, 0], self.hparams.scale)
         target = normalise(x[:, :, 0], loc, scale)  # (B, L)
@@ -96,6 +107,13 @@ class GRURegressor(pl.LightningModule):
         with torch.autocast(x.device.type, enabled=False):
             base = target.float() @ self.anchor_map.T  # (B, H)
         z = torch.cat([target.unsqueeze(-1).to(x.dtype), x[:, :, 1:]], dim=-1)
+        if self.embed is not None:
+            e = (
+                self.embed(member)
+                if member is not None
+                else self.embed.weight.mean(0).expand(len(x), -1)
+            )
+            z = torch.cat([z, e.unsqueeze(1).expand(-1, z.shape[1], -1).to(z.dtype)], dim=-1)
         out, _ = self.gru(z)  # (B, L, D * hidden)
         last = out[:, -1]
         if self.hparams.bidirectional:
@@ -110,15 +128,16 @@ class GRURegressor(pl.LightningModule):
             normalise(x[:, :, 0].float(), loc, scale) @ self.anchor_map.T, loc, scale
         )
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Forecast (batch, horizon) in target units from x: (batch, lookback, n_features) float32."""
-        z, loc, scale = self.forward_normalised(x)
+    def forward(self, x: torch.Tensor, member: torch.Tensor | None = None) -> torch.Tensor:
+        """Forecast (batch, horizon) in target units from x: (batch, lookback, n_features) float32
+        (and, for a group model with an embedding, the windows' member ids (batch,))."""
+        z, loc, scale = self.forward_normalised(x, member)
         return denormalise(z, loc, scale)
 
     # -- training ---------------------------------------------------------------------------------
     def _loss(self, batch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        x, y = batch
-        z, loc, scale = self.forward_normalised(x)
+        x, y, *member = batch  # a group's batches may carry the member of each window
+        z, loc, scale = self.forward_normalised(x, member[0] if member else None)
         loss = F.mse_loss(z, normalise(y.float(), loc, scale))
         return loss, denormalise(z, loc, scale), y
 
