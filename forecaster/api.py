@@ -40,7 +40,7 @@ from forecaster.errors import ModelError
 from forecaster.fitted import FittedModel
 from forecaster.registry import ChampionChanged, ModelStore, VersionInfo
 from forecaster.settings import paths
-from forecaster.training import fit_model
+from forecaster.training import fit_model, global_rank
 
 log = logging.getLogger(__name__)
 __all__ = [
@@ -81,6 +81,8 @@ class FitResult:
     """Rows: gru and every baseline; columns: mae, rmse (target units), windows; attrs["season"]."""
     seconds: float
     promoted: bool = False
+    rank: int = 0
+    """This process's rank in a multi-device fit; only rank 0 saves (``version`` is None elsewhere)."""
 
 
 def validation_table(model: FittedModel, bcfg: BacktestConfig) -> pd.DataFrame:
@@ -142,7 +144,8 @@ def fit(
     )
     model.meta["fit_seconds"] = round(seconds, 1)
     version, promoted = None, False
-    if save:
+    rank = global_rank()
+    if save and rank == 0:  # the other processes of a multi-device fit trained the same weights
         st = store()
         st.recover(key)  # only what dead runs left: a version another run is writing stays
         version = st.save(key, model.save)
@@ -155,7 +158,7 @@ def fit(
                 promoted = True
             except ChampionChanged:
                 pass
-    return FitResult(model, series, key, version, table, seconds, promoted)
+    return FitResult(model, series, key, version, table, seconds, promoted, rank)
 
 
 # -- load / predict ---------------------------------------------------------------------------------

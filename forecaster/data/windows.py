@@ -18,11 +18,12 @@ import lightning.pytorch as pl
 import numpy as np
 import pandas as pd
 import torch
-from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, SequentialSampler
+from torch.utils.data import DataLoader, Dataset, RandomSampler, SequentialSampler
 
 from forecaster.config import Config
 from forecaster.data.features import FeatureSpec, build_features, fit_spec
 from forecaster.data.series import Series
+from forecaster.data.shards import EpochBatchSampler, shard_sampler
 from forecaster.errors import ConfigError, DataError
 
 SPLITS = ("train", "val", "test")
@@ -155,6 +156,8 @@ class SeriesDataModule(pl.LightningDataModule):
 
     Pass ``spec`` to reuse a saved feature spec instead of fitting one (prediction, evaluation).
     :meth:`setup` is idempotent and can be called before the Trainer does (to size the model).
+    Under a multi-device Trainer each process's loaders draw only its share of the windows
+    (:mod:`forecaster.data.shards`).
     """
 
     def __init__(self, series: Series, cfg: Config, spec: FeatureSpec | None = None):
@@ -192,12 +195,26 @@ class SeriesDataModule(pl.LightningDataModule):
 
     def _loader(self, split: str, shuffle: bool, batch_size: int) -> DataLoader:
         ds = self.datasets[split]
-        sampler = RandomSampler(ds, generator=self._generator) if shuffle else SequentialSampler(ds)
+        trainer = self.trainer  # set while a Trainer uses this DataModule
+        world = trainer.world_size if trainer is not None else 1
+        if world > 1:  # DDP: this rank's share of the windows (see shards)
+            sampler = shard_sampler(
+                ds,
+                split,
+                shuffle=shuffle,
+                seed=self.cfg.train.seed,
+                rank=trainer.global_rank,
+                world=world,
+            )
+        else:
+            sampler = (
+                RandomSampler(ds, generator=self._generator) if shuffle else SequentialSampler(ds)
+            )
         workers = self.cfg.train.num_workers
         return DataLoader(
             ds,
             batch_size=None,  # the BatchSampler hands __getitem__ whole batches of positions
-            sampler=BatchSampler(sampler, batch_size, drop_last=False),
+            sampler=EpochBatchSampler(sampler, batch_size, drop_last=False),
             num_workers=workers,
             persistent_workers=workers > 0,
             pin_memory=torch.cuda.is_available(),
