@@ -62,6 +62,12 @@ class Plan:
     """Jobs at once; ``None``: one per core (process) or per CPU of the Ray cluster."""
     address: str | None = None
 
+    def describe(self) -> str:
+        """``serial``, ``process``, ``process (4 workers)``, ``ray (8 workers, address auto)``."""
+        asked = [f"{self.workers} workers"] if self.workers and self.kind != "serial" else []
+        asked += [f"address {self.address}"] if self.address else []
+        return self.kind + (f" ({', '.join(asked)})" if asked else "")
+
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ConfigError(f"unknown executor '{self.kind}' — use one of {', '.join(KINDS)}")
@@ -389,6 +395,12 @@ def _ray(task, jobs, plan: Plan, on_done) -> tuple[list[Ran], bool]:
                     ran.status, ran.reason = "interrupted", "interrupted (Ctrl+C) during this job"
                 out[i] = ran
             return [ran or _not_run() for ran in out], True
+        except ray.exceptions.RayError as exc:  # the cluster went away: the summary still comes
+            first = " ".join(str(exc).split())[:300]
+            lost = (
+                f"the Ray cluster was lost before the job finished ({type(exc).__name__}: {first})"
+            )
+            out = [ran or Ran(None, "failed", lost) for ran in out]
         return [ran or _not_run() for ran in out], False
     finally:
         if started:

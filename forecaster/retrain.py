@@ -17,7 +17,10 @@ For every job in ``configs/nightly.yaml``:
 The job lock is separate from the model store's own per-series lock, which every writer (fit,
 promote, rollback, prune, recover) takes for short critical sections only.
 
-One failing job never stops the others; the run's exit code says whether any failed. Each night
+Each job is one task (:func:`run_job`) for an executor (:mod:`forecaster.executors`): one after
+another in this process, in worker processes, or on a Ray cluster; the steps above, the locks and
+the summary are the same whichever runs them. One failing job (or dead worker) never stops the
+others; the run's exit code says whether any failed. Each night
 writes ``runs/<date>/retrain-<time>-<id>.json`` and a short ``.txt`` report under the data root
 (the id keeps two runs started in the same second from overwriting each other's summary), also
 when the run is interrupted with Ctrl+C (the jobs it did not finish are marked so).
@@ -570,7 +573,7 @@ def retrain(
         force,
         outcomes,
         interrupted=interrupted,
-        executor=plan.kind + (f" ({plan.workers} workers)" if plan.workers else ""),
+        executor=plan.describe(),
     )
     # Every outcome is in: write the night's summary.
     if not dry_run:
