@@ -114,7 +114,7 @@ def worker_label() -> str:
     ray = sys.modules.get("ray")
     if ray is not None and ray.is_initialized():
         ctx = ray.get_runtime_context()
-        if ctx.worker.mode == ray.WORKER_MODE:
+        if ctx.get_task_id() is not None:  # in a Ray task, not on the driver
             label += f" (ray node {ctx.get_node_id()[:8]}, worker {ctx.get_worker_id()[:8]})"
     return label
 
