@@ -16,7 +16,7 @@ $(BIN)/forecast: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet $(PIP_FLAGS) $(TORCH_INDEX) -c constraints.txt "torch==2.13.0"
-	$(BIN)/python -m pip install --quiet $(PIP_FLAGS) -c constraints.txt -e ".[dev]"
+	$(BIN)/python -m pip install --quiet $(PIP_FLAGS) -c constraints.txt -e ".[dev,ray]"
 	@touch $@
 
 setup: $(BIN)/forecast

@@ -52,7 +52,7 @@ from forecaster.fitted import FittedModel
 from forecaster.intervals import level_name, needed, parse_levels
 from forecaster.registry import ChampionChanged, ModelStore, VersionInfo
 from forecaster.settings import paths
-from forecaster.training import fit_model
+from forecaster.training import fit_model, global_rank
 
 log = logging.getLogger(__name__)
 __all__ = [
@@ -101,6 +101,8 @@ class FitResult:
     the GRU's MAE and the best baseline's (name, MAE)."""
     seconds: float
     promoted: bool = False
+    rank: int = 0
+    """This process's rank in a multi-device fit; only rank 0 saves (``version`` is None elsewhere)."""
 
 
 def validation_table(
@@ -185,7 +187,8 @@ def fit(
     )
     model.meta["fit_seconds"] = round(seconds, 1)
     version, promoted = None, False
-    if save:
+    rank = global_rank()
+    if save and rank == 0:  # the other processes of a multi-device fit trained the same weights
         st = store()
         st.recover(key)  # only what dead runs left: a version another run is writing stays
         version = st.save(key, model.save)
@@ -198,7 +201,7 @@ def fit(
                 promoted = True
             except ChampionChanged:
                 pass
-    return FitResult(model, series, key, version, table, seconds, promoted)
+    return FitResult(model, series, key, version, table, seconds, promoted, rank)
 
 
 # -- load / predict ---------------------------------------------------------------------------------

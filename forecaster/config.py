@@ -229,7 +229,17 @@ class TrainConfig(StrictModel):
     """Split by date instead of fraction: training data ends before this date ..."""
     val_end: dt.date | None = None
     """... and validation data before this one (the rest is the test span)."""
-    accelerator: str = "auto"
+    accelerator: Literal["auto", "cpu", "gpu", "cuda", "mps"] = "auto"
+    devices: int = Field(1, ge=1)
+    """Devices per machine: GPUs, or processes on the CPU. More than one (or ``num_nodes`` > 1)
+    trains with DDP: every process (rank) draws a disjoint, equal share of each epoch's windows."""
+    strategy: Literal["auto", "ddp"] = "auto"
+    """``auto``: one device, or DDP when ``devices`` x ``num_nodes`` > 1; ``ddp``: DDP always.
+    DDP runs the command once per device (Lightning's launcher), so it is for ``forecast fit`` and
+    scripts, not notebooks or the nightly job."""
+    num_nodes: int = Field(1, ge=1)
+    """Machines in one fit: start the same ``forecast fit`` on each, with ``MASTER_ADDR``,
+    ``MASTER_PORT``, ``NODE_RANK`` set and the data root on shared storage (see the README)."""
     precision: Literal["auto", "32-true", "16-mixed", "bf16-mixed"] = "auto"
     """``auto``: bf16/16 mixed precision on a GPU, 32-bit on the CPU."""
     num_workers: int = Field(0, ge=0)

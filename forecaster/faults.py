@@ -9,18 +9,38 @@ champion switch, mid-prune, ...). Nothing happens unless ``FORECASTER_FAULT`` na
                                                      exists (at most 10 minutes): a run paused at a
                                                      known point, for overlapping-run tests
 
+With ``FORECASTER_FAULT_JOB=<job name>`` the fault is armed only while the nightly run is on that
+job (in whichever worker runs it), so one job's worker can be killed while the others run on.
+
 When the variable is unset a point costs one environment lookup.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 ENV = "FORECASTER_FAULT"
+JOB_ENV = "FORECASTER_FAULT_JOB"
 _hits: dict[str, int] = {}
+
+
+@contextlib.contextmanager
+def only_for_job(job: str) -> Iterator[None]:
+    """Disarm ``FORECASTER_FAULT`` for the duration of a nightly job other than ``FORECASTER_FAULT_JOB``."""
+    aimed = os.environ.get(JOB_ENV)
+    if not aimed or aimed == job or ENV not in os.environ:
+        yield
+        return
+    spec = os.environ.pop(ENV)
+    try:
+        yield
+    finally:
+        os.environ[ENV] = spec
 
 
 def point(name: str) -> None:

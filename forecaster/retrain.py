@@ -17,7 +17,10 @@ For every job in ``configs/nightly.yaml``:
 The job lock is separate from the model store's own per-series lock, which every writer (fit,
 promote, rollback, prune, recover) takes for short critical sections only.
 
-One failing job never stops the others; the run's exit code says whether any failed. Each night
+Each job is one task (:func:`run_job`) for an executor (:mod:`forecaster.executors`): one after
+another in this process, in worker processes, or on a Ray cluster; the steps above, the locks and
+the summary are the same whichever runs them. One failing job (or dead worker) never stops the
+others; the run's exit code says whether any failed. Each night
 writes ``runs/<date>/retrain-<time>-<id>.json`` and a short ``.txt`` report under the data root
 (the id keeps two runs started in the same second from overwriting each other's summary), also
 when the run is interrupted with Ctrl+C (the jobs it did not finish are marked so).
@@ -25,7 +28,9 @@ when the run is interrupted with Ctrl+C (the jobs it did not finish are marked s
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import functools
 import hashlib
 import json
 import logging
@@ -42,7 +47,7 @@ import pandas as pd
 from filelock import FileLock, Timeout
 from pydantic import Field, model_validator
 
-from forecaster import api, faults
+from forecaster import api, executors, faults
 from forecaster import config as cfgmod
 from forecaster.backtest.baselines import BASELINES
 from forecaster.backtest.engine import run_backtest
@@ -112,6 +117,14 @@ class NightlyConfig(StrictModel):
     """When the live source is down: train on cached/snapshot data, or skip the job."""
     lock_timeout: float = Field(0, ge=0)
     """Seconds to wait for a job's lock held by another run (0: give up at once)."""
+    executor: Literal["serial", "process", "ray"] = "serial"
+    """Where the jobs run: one after another in this process, in worker processes on this
+    machine, or as tasks on a Ray cluster (see :mod:`forecaster.executors`)."""
+    workers: int | None = Field(None, ge=1)
+    """Jobs at once (process, ray); default one per core, or per CPU of the Ray cluster."""
+    address: str | None = None
+    """Ray only: ``auto`` joins the cluster started with ``ray start`` (or ``host:port``); none
+    starts a local cluster for the run."""
     jobs: list[JobConfig]
 
     @model_validator(mode="after")
@@ -137,11 +150,12 @@ def load_nightly(path: str | Path) -> NightlyConfig:
 
 
 def job_config(job: JobConfig, nightly: NightlyConfig) -> Config:
+    """The job's resolved config; a one-line ConfigError for settings a nightly job cannot run."""
     over = dict(job.overrides)
     if nightly.warm_start:
         over.setdefault("train.warm_start", True)
     over.setdefault("train.progress_bar", False)
-    return api.make_config(
+    cfg = api.make_config(
         job.config,
         ticker=job.ticker,
         city=job.city,
@@ -150,6 +164,16 @@ def job_config(job: JobConfig, nightly: NightlyConfig) -> Config:
         csv=job.csv,
         overrides=over,
     )
+    t = cfg.train
+    if t.strategy == "ddp" or t.devices * t.num_nodes > 1:
+        # DDP starts the whole command again per device: here, the whole night.
+        raise ConfigError(
+            f"job '{job.name}' asks for multi-device training (train.devices={t.devices}, "
+            f"num_nodes={t.num_nodes}, strategy={t.strategy}), which is for `forecast fit`; a "
+            "nightly job trains on one device — spread the night over workers with --executor "
+            "process or ray instead"
+        )
+    return cfg
 
 
 @dataclass
@@ -174,6 +198,8 @@ class JobOutcome:
     forecast: dict[str, Any] | None = None
     """The champion's forecast from the newest data with its intervals, as plain lists
     (:func:`forecaster.overview.forecast_record`); None without a champion."""
+    worker: str = ""
+    """Where the job ran: host and pid (and the Ray node and worker ids on Ray)."""
 
 
 def score_on_holdout(
@@ -273,7 +299,10 @@ def run_job(
 
 def _digest(cfg: Config, nightly: NightlyConfig) -> str:
     """What decides a challenger besides the data: the job's config and the promotion policy."""
-    policy = nightly.model_dump(mode="json", exclude={"jobs", "keep_versions", "lock_timeout"})
+    policy = nightly.model_dump(
+        mode="json",
+        exclude={"jobs", "keep_versions", "lock_timeout", "executor", "workers", "address"},
+    )
     text = json.dumps([cfg.model_dump(mode="json"), policy], sort_keys=True, default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
@@ -508,9 +537,11 @@ class RunSummary:
     outcomes: list[JobOutcome]
     files: dict[str, str] = field(default_factory=dict)
     interrupted: bool = False
-    """Ctrl+C stopped the run; the job it was on is ``interrupted``, later ones ``not run``."""
+    """Ctrl+C stopped the run; the jobs it was on are ``interrupted``, later ones ``not run``."""
     warnings: list[str] = field(default_factory=list)
     """Problems that do not fail the run (e.g. the overview page could not be written)."""
+    executor: str = "serial"
+    """Where the jobs ran: ``serial``, ``process`` or ``ray``, with the workers asked for."""
 
     @property
     def failed(self) -> list[JobOutcome]:
@@ -534,7 +565,7 @@ class RunSummary:
 
     def to_text(self) -> str:
         lines = [
-            f"forecaster nightly retrain {self.started_at} .. {self.finished_at}"
+            f"forecaster nightly retrain {self.started_at} .. {self.finished_at}, {self.executor}"
             + ("  (dry run)" if self.dry_run else "")
             + ("  (INTERRUPTED)" if self.interrupted else "")
         ]
@@ -544,6 +575,8 @@ class RunSummary:
                 lines.append(
                     "  " + " " * 28 + ", ".join(f"{k}={v:.4g}" for k, v in o.scores.items())
                 )
+            if o.worker:
+                lines.append("  " + " " * 28 + f"{o.seconds:.1f} s on {o.worker}")
         lines += [f"warning: {w}" for w in self.warnings]
         ok = len(self.outcomes) - len(self.failed)
         lines.append(
@@ -559,61 +592,107 @@ def retrain(
     force: bool = False,
     dry_run: bool = False,
     only: list[str] | None = None,
+    executor: str | None = None,
+    workers: int | None = None,
+    address: str | None = None,
 ) -> RunSummary:
     """Run every job (or those named in ``only``); write the night's summary unless ``dry_run``.
 
-    Ctrl+C stops the run after marking the current job ``interrupted`` and the rest ``not run``;
-    the summary is still written and returned with ``interrupted`` set. Raises
-    :class:`SummaryNotWritten` (holding the summary) when the summary files cannot be written.
+    ``executor``, ``workers`` and ``address`` override the nightly config's (see
+    :mod:`forecaster.executors`); every executor runs each job with :func:`run_job`, under the same
+    locks and promotion rule. Ctrl+C stops the run: the jobs it was on are ``interrupted``, those
+    it had not started ``not run``; the summary is still written and returned with
+    ``interrupted`` set. Raises :class:`SummaryNotWritten` (holding the summary) when the summary
+    files cannot be written.
     """
     jobs = [j for j in nightly.jobs if not only or j.name in only]
     if only and not jobs:
         raise ConfigError(f"no job named {only} — jobs are: {[j.name for j in nightly.jobs]}")
+    plan = executors.Plan(
+        executor or nightly.executor,
+        workers if workers is not None else nightly.workers,
+        address if address is not None else nightly.address,
+    )
+    if plan.kind == "ray":
+        executors.import_ray()  # missing Ray is one line before anything starts
+
+    def started_job(i: int) -> None:
+        log.info("job %s: starting", jobs[i].name)
+
+    def finished_job(i: int, ran: executors.Ran) -> None:
+        outcome = ran.result if ran.result is not None else ran
+        log.info("job %s: %s — %s", jobs[i].name, outcome.status, outcome.reason)
+
     started = dt.datetime.now(dt.timezone.utc)
-    outcomes: list[JobOutcome] = []
-    interrupted = False
-    for i, job in enumerate(jobs):
-        log.info("job %s: starting", job.name)
-        try:
-            outcome = run_job(job, nightly, force=force, dry_run=dry_run)
-        except KeyboardInterrupt:
-            interrupted = True
-            outcomes.append(_interrupted(job, nightly))
-            outcomes += [
-                JobOutcome(job=j.name, status="not run", reason="the run was interrupted first")
-                for j in jobs[i + 1 :]
-            ]
-            log.warning("interrupted during job %s; writing the run summary", job.name)
-            break
-        log.info("job %s: %s — %s", job.name, outcome.status, outcome.reason)
-        outcomes.append(outcome)
-    finished = dt.datetime.now(dt.timezone.utc)
+    task = functools.partial(_job_task, nightly=nightly, force=force, dry_run=dry_run)
+    ran, interrupted = executors.run_all(
+        task, jobs, plan, on_start=started_job, on_done=finished_job
+    )
+    if interrupted:
+        log.warning("interrupted; writing the run summary")
+    outcomes = [_outcome(job, r, nightly) for job, r in zip(jobs, ran, strict=True)]
     summary = RunSummary(
         started.isoformat(timespec="seconds"),
-        finished.isoformat(timespec="seconds"),
+        dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         dry_run,
         force,
         outcomes,
         interrupted=interrupted,
+        executor=plan.describe(),
     )
+    # Every outcome is in: write the night's summary.
     if not dry_run:
-        folder = paths().runs / started.strftime("%Y-%m-%d")
-        stem = f"retrain-{started.strftime('%H%M%S')}-{secrets.token_hex(2)}"
-        files = {"json": str(folder / f"{stem}.json"), "text": str(folder / f"{stem}.txt")}
-        payload = asdict(summary)
-        payload["files"] = files
-        payload["ok"] = not summary.failed
-        try:
-            faults.point("retrain.summary")
-            write_json(files["json"], payload)
-            write_text(files["text"], summary.to_text() + "\n")
-        except OSError as exc:
-            raise SummaryNotWritten(
-                str(storage_error(exc, "write the run summary", folder)), summary
-            ) from exc
-        summary.files = files
+        summary.files = _write_summary(summary, started)
         _write_overview(summary)
     return summary
+
+
+def _job_task(job: JobConfig, *, nightly: NightlyConfig, force: bool, dry_run: bool) -> JobOutcome:
+    """One job as every executor runs it, here or in a worker (a picklable module-level function).
+
+    The fault hooks of the tests can be aimed at one job (``FORECASTER_FAULT_JOB``).
+    """
+    with faults.only_for_job(job.name):
+        return run_job(job, nightly, force=force, dry_run=dry_run)
+
+
+def _outcome(job: JobConfig, ran: executors.Ran, nightly: NightlyConfig) -> JobOutcome:
+    """The job's outcome, from its result or from why it has none (lost worker, Ctrl+C)."""
+    if ran.result is not None:
+        out = ran.result
+    elif ran.status == "interrupted":
+        out = _interrupted(job, nightly)
+    else:
+        out = JobOutcome(job=job.name, status=ran.status, reason=ran.reason)
+        if ran.status == "failed":  # a worker died: name the series it was on
+            with contextlib.suppress(ForecasterError):
+                out.key = series_key(job_config(job, nightly).data)
+    out.worker = ran.worker or out.worker
+    out.seconds = ran.seconds if ran.result is None else out.seconds
+    return out
+
+
+def _write_summary(summary: RunSummary, started: dt.datetime) -> dict[str, str]:
+    """Write ``runs/<date>/retrain-<time>-<id>.json`` and ``.txt``; their paths.
+
+    Raises :class:`SummaryNotWritten` when they cannot be written.
+    """
+    folder = paths().runs / started.strftime("%Y-%m-%d")
+    # milliseconds: summaries of runs started in the same second still sort in the order they ran
+    stem = f"retrain-{started:%H%M%S}{started.microsecond // 1000:03d}-{secrets.token_hex(2)}"
+    files = {"json": str(folder / f"{stem}.json"), "text": str(folder / f"{stem}.txt")}
+    payload = asdict(summary)
+    payload["files"] = files
+    payload["ok"] = not summary.failed
+    try:
+        faults.point("retrain.summary")
+        write_json(files["json"], payload)
+        write_text(files["text"], summary.to_text() + "\n")
+    except OSError as exc:
+        raise SummaryNotWritten(
+            str(storage_error(exc, "write the run summary", folder)), summary
+        ) from exc
+    return files
 
 
 def _write_overview(summary: RunSummary) -> None:

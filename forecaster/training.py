@@ -43,7 +43,7 @@ from forecaster.data.group import SeriesGroup
 from forecaster.data.pooled import GroupDataModule
 from forecaster.data.series import Series
 from forecaster.data.windows import SeriesDataModule
-from forecaster.errors import ConfigError
+from forecaster.errors import ConfigError, DataError
 from forecaster.fitted import FittedModel, build_module, legacy_state
 from forecaster.intervals import Calibration, scores, window_scale
 from forecaster.models.gru import GRURegressor
@@ -107,6 +107,8 @@ def _quiet_and_threaded(threads: int) -> Iterator[None]:
             warnings.filterwarnings("ignore", message=r".*GPU available but not used.*")
             warnings.filterwarnings("ignore", message=r".*pin_memory.*")
             warnings.filterwarnings("ignore", message=r".*LeafSpec.*")  # Lightning vs newer torch
+            # val_mae/val_rmse are summed over the processes before they are logged (see gru)
+            warnings.filterwarnings("ignore", message=r".*when logging on epoch level in distr.*")
             yield
     finally:
         torch.set_num_threads(old_threads)
@@ -115,12 +117,13 @@ def _quiet_and_threaded(threads: int) -> Iterator[None]:
 
 
 def _cpu_threads() -> int:
-    """Half the usable logical cores (about one per physical core), at most MAX_THREADS."""
+    """Half the usable logical cores (about one per physical core), at most MAX_THREADS, and never
+    more than torch is set to use (a nightly worker sharing the machine sets its share)."""
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         cores = os.cpu_count() or 1
-    return max(1, min(cores // 2, MAX_THREADS))
+    return max(1, min(cores // 2, MAX_THREADS, torch.get_num_threads()))
 
 
 class _EpochBar(TQDMProgressBar):
@@ -177,6 +180,58 @@ class _KeepBest(Callback):
         if score < self.score:  # NaN never wins
             self.score, self.epoch = score, trainer.current_epoch + 1
             self.state = _copy_state(pl_module)
+
+
+class _SameData(Callback):
+    """Under DDP, stop before training unless every process built the same windows.
+
+    Each process of a multi-device fit loads its series itself (Lightning runs the command once per
+    device); a source that moved on between two loads would give the processes different window
+    counts, and DDP would wait forever for the steps one of them never takes.
+    """
+
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        dm = trainer.datamodule
+        if trainer.world_size == 1 or dm is None or dm.data is None:
+            return
+        mine = hashlib.sha256(dm.data.numpy().tobytes()).hexdigest()
+        first = trainer.strategy.broadcast(mine, src=0)
+        if not trainer.strategy.reduce_boolean_decision(mine == first, all=True):
+            raise DataError(
+                f"the {trainer.world_size} processes of this multi-device fit loaded different data "
+                "(the source changed between their loads, or the nodes have different data roots) "
+                "— put the data root on storage every node shares, or fit with --offline"
+            )
+
+
+def global_rank() -> int:
+    """This process's rank in a multi-device fit (as Lightning set it), 0 without one. The extra
+    processes (ranks > 0) train the same weights as rank 0 and never save."""
+    from lightning.fabric.utilities.rank_zero import rank_zero_only
+
+    return int(getattr(rank_zero_only, "rank", 0) or 0)
+
+
+def _trainer(kwargs: dict[str, Any]) -> pl.Trainer:
+    """``pl.Trainer(**kwargs)``; a device set-up Lightning refuses is one line (a ConfigError)."""
+    from lightning.fabric.utilities.exceptions import MisconfigurationException
+
+    try:
+        return pl.Trainer(**kwargs)
+    except MisconfigurationException as exc:
+        first = " ".join(str(exc).split())[:300]
+        raise ConfigError(
+            f"cannot train with accelerator={kwargs['accelerator']}, devices={kwargs['devices']}, "
+            f"num_nodes={kwargs['num_nodes']}, strategy={kwargs['strategy']} ({first}) — change "
+            "train.accelerator/devices/num_nodes/strategy (one device: devices 1, strategy auto)"
+        ) from None
+
+
+def _join_launched(trainer: pl.Trainer) -> None:
+    """Rank 0 of a DDP fit returns when the processes it launched have finished too, so the
+    command ends when the fit does (they only train and never save; see api.fit)."""
+    for proc in getattr(trainer.strategy.launcher, "procs", None) or []:
+        proc.wait()
 
 
 def _copy_state(module: pl.LightningModule) -> dict[str, torch.Tensor]:
@@ -286,16 +341,22 @@ def fit_model(
         # strict=False: a max_steps that ends mid-epoch skips validation; keep the last weights then.
         stop = EarlyStopping(monitor="val_mae", mode="min", patience=t.patience, strict=False)
         bar = [_EpochBar()] if show_bar else []
+        # More than one process: DDP with Lightning's launcher (it runs this command once per
+        # device); never the fork/spawn launchers Lightning would pick in a notebook, which train in
+        # other processes and would leave the callbacks here (keep-best, history) empty.
+        multi = t.strategy == "ddp" or t.devices * t.num_nodes > 1
         kwargs: dict[str, Any] = dict(
             accelerator=t.accelerator,
-            devices=1,
+            devices=t.devices,
+            num_nodes=t.num_nodes,
+            strategy="ddp" if multi else "auto",
             precision=precision,
             max_epochs=t.max_epochs,
             max_steps=t.max_steps,
             limit_train_batches=_epoch_batches(dm, cfg),
             gradient_clip_val=t.gradient_clip,
             deterministic=t.deterministic,
-            callbacks=[stop, keep, history, *bar, *(callbacks or [])],
+            callbacks=[_SameData(), stop, keep, history, *bar, *(callbacks or [])],
             logger=_make_logger(t.logger, Path(out_dir) if out_dir is not None else Path(tmp)),
             enable_progress_bar=show_bar,
             enable_model_summary=False,
@@ -304,7 +365,7 @@ def fit_model(
             use_distributed_sampler=False,
             default_root_dir=tmp,
         )
-        trainer = pl.Trainer(**(kwargs | (trainer_kwargs or {})))
+        trainer = _trainer(kwargs | (trainer_kwargs or {}))
         # Epoch 0: the untrained model (its anchor) on the validation windows.
         (start,) = _run_interruptible(
             lambda: trainer.validate(module, datamodule=dm, verbose=False), trainer
@@ -314,8 +375,9 @@ def fit_model(
         _run_interruptible(lambda: trainer.fit(module, datamodule=dm), trainer)
         best_epoch = None
         if keep.validated and not trainer.fast_dev_run:
-            module.load_state_dict(keep.state)
+            module.load_state_dict(keep.state)  # the same epoch on every process: one val_mae
             best_epoch = keep.epoch
+        _join_launched(trainer)
     seconds = time.perf_counter() - started
     module = module.cpu().eval()
     blend, selection = 1.0, {}
@@ -330,6 +392,14 @@ def fit_model(
     )
     meta["epochs_trained"] = len(history.epochs)
     meta["best_epoch"] = best_epoch
+    if trainer.world_size > 1:
+        meta["distributed"] = {
+            "strategy": "ddp",
+            "world_size": trainer.world_size,
+            "devices": t.devices,
+            "num_nodes": t.num_nodes,
+            "accelerator": type(trainer.accelerator).__name__,
+        }
     meta["anchor"] = {
         "name": anchor.name,
         "season": anchor.season if anchor.name == "seasonal_naive" else None,

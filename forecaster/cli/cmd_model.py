@@ -48,6 +48,23 @@ def model_options(func):
     return func
 
 
+def device_options(func):
+    """Flags for where a fit trains: one device, or several (DDP) on one or more machines."""
+    options = [
+        click.option("--accelerator", help="cpu, gpu, mps or auto (default from the config)."),
+        click.option(
+            "--devices",
+            type=int,
+            help="GPUs, or processes on the CPU; more than 1 trains with DDP.",
+        ),
+        click.option("--strategy", type=click.Choice(["auto", "ddp"]), help="auto or ddp."),
+        click.option("--num-nodes", type=int, help="Machines in one DDP fit (see the README)."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
 def build_config(kw: dict[str, Any]):
     """Series flags + model flags + --config -> a resolved Config."""
     from forecaster import api
@@ -66,6 +83,10 @@ def build_config(kw: dict[str, Any]):
             "train.learning_rate": kw.pop("learning_rate", None),
             "train.seed": kw.pop("seed", None),
             "train.deterministic": kw.pop("deterministic", None),
+            "train.accelerator": kw.pop("accelerator", None),
+            "train.devices": kw.pop("devices", None),
+            "train.strategy": kw.pop("strategy", None),
+            "train.num_nodes": kw.pop("num_nodes", None),
         }
     )
     if kw.pop("no_progress", False):
@@ -76,6 +97,7 @@ def build_config(kw: dict[str, Any]):
 @cli.command("fit")
 @series_options
 @model_options
+@device_options
 @click.option(
     "--promote",
     type=click.Choice(["if-none", "always", "never"]),
@@ -95,12 +117,14 @@ def fit_cmd(promote: str, **kw: Any) -> None:
       forecast fit --city greensboro --epochs 10
       forecast fit --csv sales.csv --target units --lookback 28 --horizon 7
       forecast fit --config configs/weather_hourly.yaml --lat 52.52 --lon 13.41
+      forecast fit --ticker AAPL --devices 2 --strategy ddp
     """
     from forecaster import api
 
     cfg = build_config(kw)
     result = api.fit(cfg, promote=promote)
-    click.echo(api.describe_fit(result))
+    if result.rank == 0:  # the other processes of a multi-device fit say nothing
+        click.echo(api.describe_fit(result))
 
 
 @cli.command("predict")

@@ -30,7 +30,31 @@ def _store() -> ModelStore:
 )
 @click.option("--dry-run", is_flag=True, help="Show what would happen; train and write nothing.")
 @click.option("--job", "jobs", multiple=True, help="Run only this job (repeatable).")
-def retrain_cmd(config_path: str, force: bool, dry_run: bool, jobs: tuple[str, ...]) -> None:
+@click.option(
+    "--executor",
+    type=click.Choice(["serial", "process", "ray"]),
+    help="Where the jobs run: one after another here (default), in worker processes, or on Ray "
+    "(pip install 'forecaster[ray]'). Overrides the config's executor.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    help="Jobs at once (process, ray); default one per core, or per CPU of the Ray cluster.",
+)
+@click.option(
+    "--address",
+    help="Ray cluster to join: auto (started with `ray start`) or host:port; none starts a "
+    "local one.",
+)
+def retrain_cmd(
+    config_path: str,
+    force: bool,
+    dry_run: bool,
+    jobs: tuple[str, ...],
+    executor: str | None,
+    workers: int | None,
+    address: str | None,
+) -> None:
     """Retrain every job in the nightly config; promote challengers that beat the champion.
 
     Exit code 0 when every job succeeded or was skipped, 1 when any job failed, 4 when a job was
@@ -42,12 +66,22 @@ def retrain_cmd(config_path: str, force: bool, dry_run: bool, jobs: tuple[str, .
       forecast retrain --config configs/nightly.yaml
       forecast retrain --dry-run
       forecast retrain --job aapl --force
+      forecast retrain --executor process --workers 4
+      forecast retrain --executor ray --address auto
     """
     from forecaster.retrain import SummaryNotWritten, load_nightly, retrain
 
     nightly = load_nightly(config_path)
     try:
-        summary = retrain(nightly, force=force, dry_run=dry_run, only=list(jobs) or None)
+        summary = retrain(
+            nightly,
+            force=force,
+            dry_run=dry_run,
+            only=list(jobs) or None,
+            executor=executor,
+            workers=workers,
+            address=address,
+        )
     except SummaryNotWritten as exc:
         click.echo(exc.summary.to_text())
         raise

@@ -49,7 +49,7 @@ from forecaster.data.features import (
 )
 from forecaster.data.group import SeriesGroup
 from forecaster.data.series import Series
-from forecaster.data.windows import SPLITS, WindowDataset, batch_loader, window_starts
+from forecaster.data.windows import SPLITS, WindowDataset, batch_loader, shard_of, window_starts
 from forecaster.errors import DataError
 
 _SPLIT_NAMES = {"train": "training", "val": "validation", "test": "test"}
@@ -292,7 +292,13 @@ class GroupDataModule(pl.LightningDataModule):
 
     def _loader(self, split: str, shuffle: bool, batch_size: int) -> DataLoader:
         generator = self._generator if shuffle else None
-        return batch_loader(self.datasets[split], batch_size, generator, self.cfg.train.num_workers)
+        return batch_loader(
+            self.datasets[split],
+            batch_size,
+            generator,
+            self.cfg.train.num_workers,
+            shard=shard_of(self.trainer, split, self.cfg.train.seed),
+        )
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", True, self.cfg.train.batch_size)

@@ -18,11 +18,12 @@ import lightning.pytorch as pl
 import numpy as np
 import pandas as pd
 import torch
-from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, SequentialSampler
+from torch.utils.data import DataLoader, Dataset, RandomSampler, SequentialSampler
 
 from forecaster.config import Config
 from forecaster.data.features import FeatureSpec, build_features, fit_spec
 from forecaster.data.series import Series
+from forecaster.data.shards import EpochBatchSampler, shard_sampler
 from forecaster.errors import ConfigError, DataError
 
 SPLITS = ("train", "val", "test")
@@ -150,21 +151,38 @@ class WindowDataset(Dataset):
 
 
 def batch_loader(
-    ds: Dataset, batch_size: int, generator: torch.Generator | None, workers: int = 0
+    ds: Dataset,
+    batch_size: int,
+    generator: torch.Generator | None,
+    workers: int = 0,
+    shard: dict | None = None,
 ) -> DataLoader:
     """Batches of ``ds`` gathered whole: a BatchSampler hands ``ds[positions]`` a batch of
-    positions at a time (shuffled with ``generator``; in order when it is ``None``)."""
-    sampler = (
-        RandomSampler(ds, generator=generator) if generator is not None else SequentialSampler(ds)
-    )
+    positions at a time (shuffled with ``generator``; in order when it is ``None``). ``shard``
+    (:func:`shard_of`): under a multi-device Trainer, this process's share of the positions."""
+    if shard is not None:
+        sampler = shard_sampler(ds, shuffle=generator is not None, **shard)
+    elif generator is not None:
+        sampler = RandomSampler(ds, generator=generator)
+    else:
+        sampler = SequentialSampler(ds)
     return DataLoader(
         ds,
         batch_size=None,  # the BatchSampler hands __getitem__ whole batches of positions
-        sampler=BatchSampler(sampler, batch_size, drop_last=False),
+        sampler=EpochBatchSampler(sampler, batch_size, drop_last=False),
         num_workers=workers,
         persistent_workers=workers > 0,
         pin_memory=torch.cuda.is_available(),
     )
+
+
+def shard_of(trainer, split: str, seed: int) -> dict | None:
+    """How a DataModule's loader shards its windows: ``None`` for one process, else this rank's
+    place among the Trainer's processes (see :mod:`forecaster.data.shards`)."""
+    world = trainer.world_size if trainer is not None else 1
+    if world <= 1:
+        return None
+    return {"split": split, "seed": seed, "rank": trainer.global_rank, "world": world}
 
 
 # -- the DataModule ----------------------------------------------------------------------------------
@@ -173,6 +191,8 @@ class SeriesDataModule(pl.LightningDataModule):
 
     Pass ``spec`` to reuse a saved feature spec instead of fitting one (prediction, evaluation).
     :meth:`setup` is idempotent and can be called before the Trainer does (to size the model).
+    Under a multi-device Trainer each process's loaders draw only its share of the windows
+    (:mod:`forecaster.data.shards`).
     """
 
     def __init__(self, series: Series, cfg: Config, spec: FeatureSpec | None = None):
@@ -216,7 +236,13 @@ class SeriesDataModule(pl.LightningDataModule):
 
     def _loader(self, split: str, shuffle: bool, batch_size: int) -> DataLoader:
         generator = self._generator if shuffle else None
-        return batch_loader(self.datasets[split], batch_size, generator, self.cfg.train.num_workers)
+        return batch_loader(
+            self.datasets[split],
+            batch_size,
+            generator,
+            self.cfg.train.num_workers,
+            shard=shard_of(self.trainer, split, self.cfg.train.seed),
+        )
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", True, self.cfg.train.batch_size)

@@ -12,10 +12,12 @@ Data flow for one batch (shapes; L = lookback, H = horizon, F = features, D = 2 
       -> z = anchor + blend * correction (B, H) dimensionless -> z * scale + loc -> forecast in units
 
 The loss is the MSE of ``z`` (normalised space), so windows at any price level weigh alike; the
-validation MAE and RMSE are logged in the series' own units. The correction starts at zero (head and
-skip initialised to zero), so an untrained model *is* its anchor and training learns the residual
-over it; weight decay pulls towards the anchor, not away from it. ``blend`` (a buffer, 1 while
-training) shrinks the correction after training when validation says a partial step is better.
+validation MAE and RMSE are logged in the series' own units (under DDP summed over every process's
+share of the windows first, so each process logs the whole split's values). The correction starts
+at zero (head and skip initialised to zero), so an untrained model *is* its anchor and training
+learns the residual over it; weight decay pulls towards the anchor, not away from it. ``blend``
+(a buffer, 1 while training) shrinks the correction after training when validation says a partial
+step is better.
 
 This module knows nothing about where data comes from (``models`` never imports ``data``).
 """
@@ -141,9 +143,18 @@ class GRURegressor(pl.LightningModule):
         loss = F.mse_loss(z, normalise(y.float(), loc, scale))
         return loss, denormalise(z, loc, scale), y
 
+    # sync_dist: under DDP the epoch means are over every process's batches (one reduction at the
+    # end of the epoch); on one device it changes nothing.
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
         loss, _, _ = self._loss(batch)
-        self.log("train_loss", loss, on_step=False, on_epoch=True, batch_size=len(batch[0]))
+        self.log(
+            "train_loss",
+            loss,
+            on_step=False,
+            on_epoch=True,
+            batch_size=len(batch[0]),
+            sync_dist=True,
+        )
         return loss
 
     def on_validation_epoch_start(self) -> None:
@@ -155,11 +166,22 @@ class GRURegressor(pl.LightningModule):
         self._val_sums[0] += err.abs().sum().item()  # Python floats: exact enough, any device
         self._val_sums[1] += err.square().sum().item()
         self._val_sums[2] += err.numel()
-        self.log("val_loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(y))
+        self.log(
+            "val_loss",
+            loss,
+            on_step=False,
+            on_epoch=True,
+            prog_bar=True,
+            batch_size=len(y),
+            sync_dist=True,
+        )
 
     def on_validation_epoch_end(self) -> None:
         abs_sum, sq_sum, n = self._val_sums
-        if n > 0:
+        if self.trainer.world_size > 1:  # each process validated its share: add up the sums
+            sums = torch.tensor([abs_sum, sq_sum, n], dtype=torch.float64, device=self.device)
+            abs_sum, sq_sum, n = self.trainer.strategy.reduce(sums, reduce_op="sum").tolist()
+        if n > 0:  # the same value on every process: early stopping and keep-best agree
             self.log("val_mae", abs_sum / n, prog_bar=True)
             self.log("val_rmse", (sq_sum / n) ** 0.5)
 
