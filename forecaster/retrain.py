@@ -52,10 +52,12 @@ from forecaster import config as cfgmod
 from forecaster.backtest.baselines import BASELINES
 from forecaster.backtest.engine import run_backtest
 from forecaster.config import BacktestConfig, Config, StrictModel
+from forecaster.data.group import SeriesGroup
 from forecaster.data.group import store_key as series_key
 from forecaster.data.series import Series
 from forecaster.errors import (
     ConfigError,
+    DataError,
     ForecasterError,
     LockedError,
     StorageError,
@@ -198,6 +200,8 @@ class JobOutcome:
     forecast: dict[str, Any] | None = None
     """The champion's forecast from the newest data with its intervals, as plain lists
     (:func:`forecaster.overview.forecast_record`); None without a champion."""
+    skipped_members: list[str] = field(default_factory=list)
+    """A group job's members that could not be loaded tonight, with why (the rest trained)."""
     worker: str = ""
     """Where the job ran: host and pid (and the Ray node and worker ids on Ray)."""
 
@@ -244,6 +248,68 @@ def score_on_holdout(
                     for lv in result.levels
                 }
     return scores, n_origins
+
+
+def score_group_on_holdout(
+    models: dict[str, FittedModel],
+    group: SeriesGroup,
+    nightly: NightlyConfig,
+    levels: Sequence[float] = (),
+) -> tuple[dict[str, dict[str, float]], int, dict[str, dict[str, dict[str, float]]]]:
+    """A group model's holdout: every member scored on its own newest rows (:func:`score_on_holdout`),
+    then pooled. Members are on different scales (prices of 25 and 600 USD), so a method's pooled
+    score is the mean over members of its score divided by the member's naive score (naive: 1);
+    coverage is the mean coverage. Returns the pooled scores, the origins in all, and the members'
+    own scores. A member too short for the holdout is left out.
+    """
+    per_member: dict[str, dict[str, dict[str, float]]] = {}
+    total = 0
+    for member in group:
+        try:
+            scores, n = score_on_holdout(
+                models, member, nightly.holdout_fraction, nightly.max_holdout_origins, levels
+            )
+        except DataError as exc:
+            log.info("%s: left out of the holdout (%s)", member.symbol, exc)
+            continue
+        per_member[member.symbol] = scores
+        total += n
+    if not per_member:
+        raise DataError(f"group {group.name}: no member has enough rows for the holdout")
+    pooled: dict[str, dict[str, float]] = {}
+    for method in next(iter(per_member.values())):
+        rows = [s for s in per_member.values() if method in s]
+        pooled[method] = {
+            k: float(
+                np.mean(
+                    [
+                        r[method][k] if k.startswith("coverage_") else _relative(r, method, k)
+                        for r in rows
+                    ]
+                )
+            )
+            for k in rows[0][method]
+        }
+    return pooled, total, per_member
+
+
+def _relative(scores: dict[str, dict[str, float]], method: str, metric: str) -> float:
+    naive = scores["naive"][metric]
+    return scores[method][metric] / naive if naive > 0 else float("inf")
+
+
+def _members_worse_than_baseline(
+    per_member: dict[str, dict[str, dict[str, float]]], metric: str, margin: float
+) -> str:
+    """The members whose challenger is worse than their own best baseline by more than the margin,
+    in words (empty when none): a global model must not sacrifice a member for the average."""
+    worse = []
+    for symbol, scores in per_member.items():
+        name, base = best_baseline(scores, metric)
+        chall = scores["challenger"][metric]
+        if not chall <= base * (1 + margin):
+            worse.append(f"{symbol} {metric} {chall:.4g} vs {name} {base:.4g}")
+    return "; ".join(worse) + (f" (margin {margin:.0%})" if worse else "")
 
 
 def best_baseline(scores: dict[str, dict[str, float]], metric: str) -> tuple[str, float]:
@@ -351,7 +417,11 @@ def _run_locked(
         )
 
     faults.point("retrain.data")
-    series = api.load_data(cfg)
+    if cfg.data.group is not None:  # a member that fails to load is reported; the rest train
+        series = api.load_group(cfg.data, skip_failed=True)
+        out.skipped_members = [f"{symbol}: {why}" for symbol, why in series.skipped]
+    else:
+        series = api.load_data(cfg)
     out.data_end, out.data_source = str(series.end), series.source
     if cfg.data.source in LIVE_SOURCES and series.source not in LIVE_SOURCES:
         if nightly.on_unreachable == "skip":
@@ -419,6 +489,8 @@ def _champion_forecast(
     forecast (a warning: the page is a convenience, the job's outcome stands without it)."""
     if out.champion_after is None:
         return None
+    if isinstance(series, SeriesGroup):  # a group's page shows its first member's forecast
+        series = series.members[0]
     try:
         model = FittedModel.load(api.store().info(out.key, out.champion_after).path)
         return forecast_record(series, model.predict(series, levels), out.champion_after)
@@ -467,17 +539,28 @@ def _decide(
         out.reason = "challenger diverged (non-finite validation error); not promoted"
         return
     models = {"challenger": result.model} | ({"champion": champion} if champion is not None else {})
-    scores, n_origins = score_on_holdout(
-        models,
-        series,
-        nightly.holdout_fraction,
-        nightly.max_holdout_origins,
-        result.model.config.backtest.levels,
-    )
+    levels = result.model.config.backtest.levels
+    if isinstance(series, SeriesGroup):
+        scores, n_origins, per_member = score_group_on_holdout(models, series, nightly, levels)
+    else:
+        scores, n_origins = score_on_holdout(
+            models, series, nightly.holdout_fraction, nightly.max_holdout_origins, levels
+        )
+        per_member = {}
     metric, margin = nightly.metric, nightly.margin
     out.scores = {f"{name}_{metric}": s[metric] for name, s in scores.items()} | {
         "holdout_origins": n_origins
     }
+    if per_member:  # a group: the pooled scores are each member's relative to its naive
+        out.scores |= {
+            f"{symbol}_{name}_{metric}": s[name][metric]
+            for symbol, s in per_member.items()
+            for name in ("challenger", "champion")
+            if name in s
+        }
+        metric_text = f"{metric}/naive"
+    else:
+        metric_text = metric
     chall = scores["challenger"][metric]
     base_name, base = best_baseline(scores, metric)
     out.coverage = {
@@ -488,8 +571,9 @@ def _decide(
     beats_base = chall < base * (1 - margin)
     versus_base = (
         f"{'beats' if beats_base else 'does not beat'} the best baseline {base_name} "
-        f"({metric} {chall:.4g} vs {base:.4g}, margin {margin:.0%})"
+        f"({metric_text} {chall:.4g} vs {base:.4g}, margin {margin:.0%})"
     )
+    worse_members = _members_worse_than_baseline(per_member, metric, margin)
     if not np.isfinite(chall):
         out.status, out.reason = "kept", "challenger produced non-finite forecasts; not promoted"
     elif "champion" not in scores:
@@ -500,24 +584,31 @@ def _decide(
         out.reason = "no champion yet" + ("" if beats_base else f"; the challenger {versus_base}")
     elif nightly.require_beat_baseline and not beats_base:
         out.status, out.reason = "kept", f"challenger {versus_base}; not promoted"
+    elif nightly.require_beat_baseline and worse_members:
+        out.status = "kept"
+        out.reason = f"the challenger is worse than a member's own best baseline: {worse_members}"
     else:
         champ = scores["champion"][metric]
         if chall < champ * (1 - margin):
             st.promote(
                 out.key,
                 out.challenger,
-                reason=f"{metric} {chall:.4g} < {champ:.4g}",
+                reason=f"{metric_text} {chall:.4g} < {champ:.4g}",
                 expected=out.champion_before,
             )
             out.status, out.champion_after = "promoted", out.challenger
             out.reason = (
-                f"challenger {metric} {chall:.4g} beats champion {champ:.4g} (margin {margin:.0%})"
+                f"challenger {metric_text} {chall:.4g} beats champion {champ:.4g} "
+                f"(margin {margin:.0%})"
             )
             if nightly.require_beat_baseline:
                 out.reason += f" and {versus_base.replace('beats ', '', 1)}"
         else:
             out.status = "kept"
-            out.reason = f"challenger {metric} {chall:.4g} does not beat champion {champ:.4g} by margin {margin:.0%}"
+            out.reason = (
+                f"challenger {metric_text} {chall:.4g} does not beat champion {champ:.4g} by "
+                f"margin {margin:.0%}"
+            )
 
 
 class SummaryNotWritten(StorageError):
@@ -575,6 +666,8 @@ class RunSummary:
                 lines.append(
                     "  " + " " * 28 + ", ".join(f"{k}={v:.4g}" for k, v in o.scores.items())
                 )
+            if o.skipped_members:
+                lines.append("  " + " " * 28 + "left out tonight: " + "; ".join(o.skipped_members))
             if o.worker:
                 lines.append("  " + " " * 28 + f"{o.seconds:.1f} s on {o.worker}")
         lines += [f"warning: {w}" for w in self.warnings]

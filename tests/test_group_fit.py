@@ -137,3 +137,39 @@ def test_bad_groups_are_one_line(data_root):
     ]:
         err = run("fit", "--ticker", members, *FLAGS, code=code)
         assert message in err and err.count("\n") <= 2, err
+
+
+def test_a_nightly_group_job_trains_one_model_and_reports_a_member_it_could_not_load(data_root):
+    from forecaster.retrain import JobConfig, NightlyConfig, retrain
+
+    overrides = {k: v for k, v in TINY.items() if not k.startswith("train.progress")}
+    job = JobConfig(name="watchlist", ticker="AAPL,MSFT,NOSUCHTICKERXY", overrides=overrides)
+    summary = retrain(NightlyConfig(jobs=[job], holdout_fraction=0.1, margin=0.0))
+    (out,) = summary.outcomes
+    assert out.status == "promoted", out.reason
+    assert out.key == "group-AAPL_MSFT_NOSUCHTICKERXY-1d"
+    assert len(out.skipped_members) == 1 and out.skipped_members[0].startswith("NOSUCHTICKERXY:")
+    assert "left out tonight: NOSUCHTICKERXY" in summary.to_text()
+    # pooled scores are relative to naive (1 for naive itself); each member's own are kept too
+    assert out.scores["naive_mae"] == pytest.approx(1.0)
+    assert {"AAPL_challenger_mae", "MSFT_challenger_mae"} <= set(out.scores)
+    model = FittedModel.load(api.store().resolve(out.key).path)
+    assert model.members == ["AAPL", "MSFT"]
+
+
+def test_no_member_may_fall_behind_its_own_best_baseline():
+    from forecaster.retrain import _members_worse_than_baseline
+
+    def scores(chall, naive, ridge):
+        return {
+            "challenger": {"mae": chall},
+            "naive": {"mae": naive},
+            "ridge": {"mae": ridge},
+        }
+
+    per_member = {"AAPL": scores(1.00, 1.01, 1.02), "MSFT": scores(0.50, 0.45, 0.47)}
+    worse = _members_worse_than_baseline(per_member, "mae", 0.02)
+    assert worse.startswith("MSFT mae 0.5 vs naive 0.45") and "AAPL" not in worse
+    assert _members_worse_than_baseline({"AAPL": per_member["AAPL"]}, "mae", 0.02) == ""
+    # within the margin counts as not worse
+    assert _members_worse_than_baseline({"X": scores(1.019, 1.0, 2.0)}, "mae", 0.02) == ""

@@ -95,6 +95,18 @@ class SeriesGroup:
         """Each member's exchange calendar (members may trade on different exchanges)."""
         return tuple(m.calendar for m in self.members)
 
+    @property
+    def end(self):
+        """The newest timestamp of any member (what "new data since" compares)."""
+        return max(m.end for m in self.members)
+
+    @property
+    def source(self) -> str:
+        """Where the members came from: their common source, or the first that differs from the
+        first member's (a fallback to cache or snapshot for one member shows)."""
+        sources = [m.source for m in self.members]
+        return next((src for src in sources if src != sources[0]), sources[0])
+
     def __len__(self) -> int:
         return len(self.members)
 
