@@ -372,6 +372,8 @@ def fit_model(
         )
         keep.arm(float(start["val_mae"]), module)
         stop.best_score = torch.tensor(float(start["val_mae"]))
+        # Lightning stores min_delta negated for mode="min" (it adds it to the current score)
+        stop.min_delta = -t.min_improvement * float(start["val_mae"])
         _run_interruptible(lambda: trainer.fit(module, datamodule=dm), trainer)
         best_epoch = None
         if keep.validated and not trainer.fast_dev_run:

@@ -141,3 +141,10 @@ def test_a_named_anchor_that_does_not_fit_is_a_config_error():
 
     with pytest.raises(ConfigError, match="model.anchor=seasonal_naive"):
         fit_model(noisy_sine(), cfg(**{"model.anchor": "seasonal_naive", "backtest.season": 30}))
+
+
+def test_only_a_real_gain_resets_early_stopping_but_the_best_epoch_is_still_kept():
+    model = fit_model(ar2(), cfg(**{"train.patience": 2, "train.min_improvement": 0.9}))
+    history = [h["val_mae"] for h in model.meta["history"]]
+    assert model.meta["epochs_trained"] == 2  # no epoch gained 90% of the anchor's MAE
+    assert model.meta["best_epoch"] == int(np.argmin(history)) > 0  # yet training helped
