@@ -617,10 +617,27 @@ def anchor_summary(model: FittedModel) -> str:
         return f"The GRU started from {name}; no validation decided between them."
     share = float(anchor.get("blend", 1.0))
     kept = "" if share >= 1 else f"; {share:.0%} of the learned correction kept"
+    p = float(selection["p_value"])
+    p_text = "p<0.001" if p < 0.001 else f"p={p:.2g}"
     return (
         f"The GRU beat {name} on validation (MAE {selection['trained_mae']:.4g} vs "
-        f"{selection['anchor_mae']:.4g}, p={selection['p_value']:.2g}){kept}."
+        f"{selection['anchor_mae']:.4g}, {p_text}){kept}."
     )
+
+
+def _better_baseline_note(table: pd.DataFrame, model: FittedModel) -> list[str]:
+    """A line when a baseline beat the saved model on validation, saying why it was not shipped."""
+    if "gru" not in table.index or len(table) < 2:
+        return []
+    best = str(table["mae"].idxmin())
+    gru_mae, best_mae = float(table.loc["gru", "mae"]), float(table.loc[best, "mae"])
+    if best == "gru" or not best_mae < gru_mae:
+        return []
+    anchor = str((model.meta.get("anchor") or {}).get("name", "naive"))
+    return [
+        f"Note: {best.replace('_', ' ')} was {1 - best_mae / gru_mae:.1%} better on validation; "
+        f"the anchor is chosen on the training windows, where {anchor.replace('_', ' ')} was best."
+    ]
 
 
 def describe_fit(result: FitResult) -> str:
@@ -666,6 +683,7 @@ def describe_fit(result: FitResult) -> str:
             f"  {symbol:<20}gru {row['gru']:.4g} vs best baseline {row['best']} {row['best_mae']:.4g}"
         )
     lines.append(anchor_summary(m))
+    lines.extend(_better_baseline_note(table, m))
     if result.version is not None:
         lines.append(f"Saved {result.key} version {result.version.version}")
         lines.append(f"  {result.version.path}")

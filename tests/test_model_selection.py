@@ -148,3 +148,19 @@ def test_only_a_real_gain_resets_early_stopping_but_the_best_epoch_is_still_kept
     history = [h["val_mae"] for h in model.meta["history"]]
     assert model.meta["epochs_trained"] == 2  # no epoch gained 90% of the anchor's MAE
     assert model.meta["best_epoch"] == int(np.argmin(history)) > 0  # yet training helped
+
+
+def test_the_fit_summary_names_a_baseline_that_beat_the_saved_model_on_validation():
+    from types import SimpleNamespace
+
+    model = SimpleNamespace(meta={"anchor": {"name": "naive", "is_anchor": True}})
+    table = pd.DataFrame(
+        {"mae": [0.6923, 0.6923, 0.6858], "rmse": [0.93, 0.93, 0.92]},
+        index=["gru", "naive", "drift"],
+    )
+    assert api._better_baseline_note(table, model) == [
+        "Note: drift was 0.9% better on validation; the anchor is chosen on the training "
+        "windows, where naive was best."
+    ]
+    table.loc["drift", "mae"] = 0.70  # the saved model is best: nothing to explain
+    assert api._better_baseline_note(table, model) == []
