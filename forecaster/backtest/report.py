@@ -115,16 +115,7 @@ def forecast_figure(
             )
         visible = [True] + [k == j for k in range(len(picks)) for _ in result.forecasts]
         steps.append(_slider_step(result, series, i, visible, context, fc_times[i][-1]))
-    fig.update_layout(
-        sliders=[
-            {
-                "active": len(steps) - 1,
-                "steps": steps,
-                "currentvalue": {"prefix": "origin: "},
-                "pad": {"t": 50},
-            }
-        ]
-    )
+    _add_origin_slider(fig, steps)
     apply_layout(
         fig,
         f"Forecasts against actuals, {len(picks)} of {n} origins",
@@ -139,6 +130,20 @@ def forecast_figure(
         shapes=last_args["shapes"],
     )
     return fig
+
+
+def _add_origin_slider(fig: go.Figure, steps: list[dict]) -> None:
+    """One slider over the origins, starting at the newest."""
+    fig.update_layout(
+        sliders=[
+            {
+                "active": len(steps) - 1,
+                "steps": steps,
+                "currentvalue": {"prefix": "origin: "},
+                "pad": {"t": 50},
+            }
+        ]
+    )
 
 
 def _slider_step(
@@ -273,16 +278,7 @@ def fan_figure(result: BacktestResult, series: Series, max_choices: int = MAX_CH
         steps.append(
             _slider_step(result, series, i, visible, context, fc_times[i][-1], shown, axes)
         )
-    fig.update_layout(
-        sliders=[
-            {
-                "active": len(steps) - 1,
-                "steps": steps,
-                "currentvalue": {"prefix": "origin: "},
-                "pad": {"t": 50},
-            }
-        ]
-    )
+    _add_origin_slider(fig, steps)
     apply_layout(
         fig,
         f"Prediction intervals ({', '.join(level_name(lv) + '%' for lv in sorted(levels))}), "

@@ -36,7 +36,6 @@ import lightning.pytorch as pl
 import numpy as np
 import pandas as pd
 import torch
-from torch.utils.data import DataLoader
 
 from forecaster.config import Config
 from forecaster.data.features import (
@@ -49,7 +48,7 @@ from forecaster.data.features import (
 )
 from forecaster.data.group import SeriesGroup
 from forecaster.data.series import Series
-from forecaster.data.windows import SPLITS, WindowDataset, batch_loader, shard_of, window_starts
+from forecaster.data.windows import SPLITS, SplitLoaders, WindowDataset, window_starts
 from forecaster.errors import DataError
 
 _SPLIT_NAMES = {"train": "training", "val": "validation", "test": "test"}
@@ -183,7 +182,7 @@ class PooledWindowDataset(WindowDataset):
 
 
 # -- the DataModule ----------------------------------------------------------------------------------
-class GroupDataModule(pl.LightningDataModule):
+class GroupDataModule(SplitLoaders, pl.LightningDataModule):
     """Features (one spec, scaler fitted on the group's training rows), splits by time across the
     group, pooled windows and batch loaders: :class:`~forecaster.data.windows.SeriesDataModule`'s
     interface for a group.
@@ -289,22 +288,3 @@ class GroupDataModule(pl.LightningDataModule):
         origin ``o`` forecasts rows ``[o, o + H)`` from ``[o - L, o)``, all inside the split."""
         L, H = self.lookback, self.horizon
         return [window_starts(*b[split], L + H) + L for b in self.bounds]
-
-    def _loader(self, split: str, shuffle: bool, batch_size: int) -> DataLoader:
-        generator = self._generator if shuffle else None
-        return batch_loader(
-            self.datasets[split],
-            batch_size,
-            generator,
-            self.cfg.train.num_workers,
-            shard=shard_of(self.trainer, split, self.cfg.train.seed),
-        )
-
-    def train_dataloader(self) -> DataLoader:
-        return self._loader("train", True, self.cfg.train.batch_size)
-
-    def val_dataloader(self) -> DataLoader:
-        return self._loader("val", False, 4 * self.cfg.train.batch_size)
-
-    def test_dataloader(self) -> DataLoader:
-        return self._loader("test", False, 4 * self.cfg.train.batch_size)

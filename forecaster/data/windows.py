@@ -186,7 +186,32 @@ def shard_of(trainer, split: str, seed: int) -> dict | None:
 
 
 # -- the DataModule ----------------------------------------------------------------------------------
-class SeriesDataModule(pl.LightningDataModule):
+class SplitLoaders:
+    """The train/val/test loaders of a datamodule with ``datasets``, ``cfg``, ``trainer`` and a
+    seeded ``_generator``: shuffled batches for training, ordered batches 4x larger to evaluate,
+    each sharded across ranks under a multi-device strategy."""
+
+    def _loader(self, split: str, shuffle: bool, batch_size: int) -> DataLoader:
+        generator = self._generator if shuffle else None
+        return batch_loader(
+            self.datasets[split],
+            batch_size,
+            generator,
+            self.cfg.train.num_workers,
+            shard=shard_of(self.trainer, split, self.cfg.train.seed),
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", True, self.cfg.train.batch_size)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", False, 4 * self.cfg.train.batch_size)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", False, 4 * self.cfg.train.batch_size)
+
+
+class SeriesDataModule(SplitLoaders, pl.LightningDataModule):
     """Features, scaler (fitted on training rows only), chronological splits and batch loaders.
 
     Pass ``spec`` to reuse a saved feature spec instead of fitting one (prediction, evaluation).
@@ -233,22 +258,3 @@ class SeriesDataModule(pl.LightningDataModule):
         :class:`~forecaster.data.pooled.GroupDataModule` interface for a group of one series."""
         L, H = self.lookback, self.horizon
         return [window_starts(*self.bounds[split], L + H) + L]
-
-    def _loader(self, split: str, shuffle: bool, batch_size: int) -> DataLoader:
-        generator = self._generator if shuffle else None
-        return batch_loader(
-            self.datasets[split],
-            batch_size,
-            generator,
-            self.cfg.train.num_workers,
-            shard=shard_of(self.trainer, split, self.cfg.train.seed),
-        )
-
-    def train_dataloader(self) -> DataLoader:
-        return self._loader("train", True, self.cfg.train.batch_size)
-
-    def val_dataloader(self) -> DataLoader:
-        return self._loader("val", False, 4 * self.cfg.train.batch_size)
-
-    def test_dataloader(self) -> DataLoader:
-        return self._loader("test", False, 4 * self.cfg.train.batch_size)
