@@ -12,7 +12,7 @@ from forecaster.cli.options import data_overrides, pop_series_kwargs, series_opt
 from forecaster.config import DataConfig, make_config
 from forecaster.data import loader
 from forecaster.data import sources as registry
-from forecaster.data.series import TRADING_DAYS, Series, missing_steps
+from forecaster.data.series import TRADING_DAYS, Series, is_intraday, missing_steps
 from forecaster.data.sources import openmeteo, snapshot, yahoo
 
 
@@ -38,29 +38,20 @@ def _stamp(stamp: pd.Timestamp, daily: bool) -> str:
     return f"{stamp:%Y-%m-%d}" if daily else f"{stamp:%Y-%m-%d %H:%M}"
 
 
-def _sub_daily(freq: str) -> bool:
-    if freq == TRADING_DAYS:
-        return False
-    try:
-        return pd.Timedelta(pd.tseries.frequencies.to_offset(freq)) < pd.Timedelta(days=1)
-    except (ValueError, TypeError):
-        return False  # calendar offsets such as "MS" (months)
-
-
 def _frequency_text(series: Series) -> str:
     if series.freq == TRADING_DAYS and series.calendar:
         return f"B ({series.calendar} sessions; weekends and the exchange's holidays absent)"
     if series.freq == TRADING_DAYS:
         return "B (trading days; weekends and market holidays absent)"
-    if _sub_daily(series.freq) and series.calendar:
+    if is_intraday(series.freq) and series.calendar:
         return f"{series.freq} (bars inside {series.calendar} sessions only)"
-    if _sub_daily(series.freq) and set(yahoo.COLUMNS) <= set(series.frame.columns):
+    if is_intraday(series.freq) and set(yahoo.COLUMNS) <= set(series.frame.columns):
         return f"{series.freq} (bars during trading hours only)"
     return series.freq
 
 
 def _missing_text(series: Series) -> str:
-    if _sub_daily(series.freq) and set(yahoo.COLUMNS) <= set(series.frame.columns):
+    if is_intraday(series.freq) and set(yahoo.COLUMNS) <= set(series.frame.columns):
         return "n/a (intraday bars cover trading hours only)"
     counts = series.session_counts()
     if counts:
@@ -89,7 +80,7 @@ def show_lines(loaded: loader.Loaded, key: str, cfg: DataConfig | None = None) -
     """What ``forecast data show`` prints: one ``label  value`` line per fact; the notes say what
     validation changed, with counts (duplicates resolved, values filled and how)."""
     s = loaded.series
-    daily = not _sub_daily(s.freq)
+    daily = not is_intraday(s.freq)
     unit = s.units.get(s.target, "")
     values = s.frame[s.target]
     rows = [
@@ -161,7 +152,7 @@ def fetch(**kw: Any) -> None:
     cfg = data_config(kw)
     loaded = loader.fetch(cfg)
     s = loaded.series
-    daily = not _sub_daily(s.freq)
+    daily = not is_intraday(s.freq)
     name = registry.get(cfg.source).title
     plural = "row" if loaded.new_rows == 1 else "rows"
     where = f"cache {loaded.cache_file}" if loaded.cache_file else "not cached (write failed)"
@@ -199,7 +190,7 @@ def snapshots() -> None:
     click.echo(f"{'name':<11} {'stands in for':<32} {'span':<34} {'rows':>6}  columns")
     for snap in snapshot.SNAPSHOTS:
         s = snapshot.load(snap)
-        daily = not _sub_daily(s.freq)
+        daily = not is_intraday(s.freq)
         stands = f"{snap.flag} --interval {snap.interval}"
         span = f"{_stamp(s.start, daily)}..{_stamp(s.end, daily)}"
         click.echo(
