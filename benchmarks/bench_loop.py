@@ -40,7 +40,8 @@ from lightning.pytorch.callbacks import Callback
 from forecaster.config import override
 from forecaster.data.windows import SeriesDataModule
 from forecaster.fitted import build_module
-from forecaster.training import _cpu_threads, fit_model, resolve_precision
+from forecaster.loop import cpu_threads, resolve_precision
+from forecaster.training import fit_model
 
 
 def _sync(device: str) -> None:
@@ -132,7 +133,7 @@ def run_bare(series, cfg, batches, warmup: int, device: str, precision: str) -> 
     dtype = {"bf16-mixed": torch.bfloat16, "16-mixed": torch.float16}.get(precision)
     scaler = torch.amp.GradScaler("cuda") if precision == "16-mixed" else None
     old_threads = torch.get_num_threads()
-    torch.set_num_threads(_cpu_threads())  # what fit_model uses
+    torch.set_num_threads(cpu_threads())  # what fit_model uses
     windows, t0 = 0, 0.0
     try:
         for i, (x, y) in enumerate(batches):
@@ -200,7 +201,7 @@ def bench_case(case: str, bidirectional: bool, args, variant: str = "bare-loop")
         "bidirectional": bidirectional,
         "device": args.device,
         "precision": precision,
-        "threads": _cpu_threads(),
+        "threads": cpu_threads(),
         "batch_size": cfg.train.batch_size,
         "lookback": cfg.model.lookback,
         "hidden_size": cfg.model.hidden_size,

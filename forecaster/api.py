@@ -50,9 +50,10 @@ from forecaster.data.series import Series
 from forecaster.errors import ConfigError, DataError, ForecasterError, ModelError
 from forecaster.fitted import FittedModel
 from forecaster.intervals import level_name, needed, parse_levels
+from forecaster.loop import global_rank
 from forecaster.registry import ChampionChanged, ModelStore, VersionInfo
 from forecaster.settings import paths
-from forecaster.training import fit_model, global_rank
+from forecaster.training import fit_model
 
 log = logging.getLogger(__name__)
 __all__ = [

@@ -5,26 +5,20 @@
 :class:`~forecaster.models.gru.GRURegressor` (network, loss, optimiser) and the Lightning ``Trainer``
 (loop, device, precision, early stopping, the best weights kept). What to ship is decided in
 :mod:`forecaster.selection` (the anchor before training, the kept correction after); the result,
-its use and its files are :mod:`forecaster.fitted`. This module holds the Trainer set-up and the
-workarounds the loop needs (quiet logs, thread count, Ctrl+C, a progress bar only on terminals).
+its use and its files are :mod:`forecaster.fitted`; the Trainer's set-up, callbacks and
+workarounds are :mod:`forecaster.loop`. This module runs the fit and records what it did.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import hashlib
-import importlib.util
 import logging
 import os
 import platform
-import signal
 import sys
 import tempfile
-import threading
 import time
-import warnings
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +27,7 @@ import lightning.pytorch as pl
 import numpy as np
 import pandas as pd
 import torch
-from lightning.pytorch.callbacks import Callback, EarlyStopping, TQDMProgressBar
-from lightning.pytorch.callbacks.progress.tqdm_progress import Tqdm
+from lightning.pytorch.callbacks import Callback, EarlyStopping
 
 from forecaster.backtest.baselines import future_windows
 from forecaster.config import Config
@@ -43,199 +36,26 @@ from forecaster.data.group import SeriesGroup
 from forecaster.data.pooled import GroupDataModule
 from forecaster.data.series import Series
 from forecaster.data.windows import SeriesDataModule
-from forecaster.errors import ConfigError, DataError
 from forecaster.fitted import FittedModel, build_module, legacy_state
 from forecaster.intervals import Calibration, scores, window_scale
+from forecaster.loop import (
+    EpochBar,
+    History,
+    KeepBest,
+    SameData,
+    cpu_threads,
+    epoch_row,
+    join_launched,
+    make_logger,
+    make_trainer,
+    quiet_and_threaded,
+    resolve_precision,
+    run_interruptible,
+)
 from forecaster.models.gru import GRURegressor
 from forecaster.selection import Anchor, choose_anchor, select_correction
 
 log = logging.getLogger(__name__)
-
-MAX_THREADS = 4
-"""A GRU steps through time in small matrix products: extra intra-op threads mostly spin and contend
-(on 2 cores, 1 thread trained AAPL faster than 2, with half the CPU time)."""
-
-
-# -- building blocks --------------------------------------------------------------------------------
-def resolve_precision(precision: str, accelerator: str) -> str:
-    """``auto``: bf16-mixed on a CUDA GPU that supports it, else 16-mixed on CUDA, 32-true on the CPU."""
-    on_gpu = torch.cuda.is_available() and accelerator in ("auto", "gpu", "cuda")
-    if precision == "auto":
-        if on_gpu:
-            return "bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed"
-        return "32-true"
-    if precision == "16-mixed" and not on_gpu:
-        raise ConfigError(
-            "train.precision=16-mixed needs a CUDA GPU — use 32-true (or bf16-mixed) on the CPU"
-        )
-    return precision
-
-
-def _make_logger(kind: str, save_dir: Path):
-    if kind == "none":
-        return False
-    if kind == "tensorboard":
-        if (
-            importlib.util.find_spec("tensorboard") is None
-            and importlib.util.find_spec("tensorboardX") is None
-        ):
-            raise ConfigError(
-                "train.logger=tensorboard needs TensorBoard — pip install 'forecaster[tensorboard]' "
-                "or set train.logger to csv"
-            )
-        from lightning.pytorch.loggers import TensorBoardLogger
-
-        return TensorBoardLogger(save_dir=str(save_dir), name="logs", default_hp_metric=False)
-    from lightning.pytorch.loggers import CSVLogger
-
-    return CSVLogger(save_dir=str(save_dir), name="logs")
-
-
-@contextlib.contextmanager
-def _quiet_and_threaded(threads: int) -> Iterator[None]:
-    """Mute Lightning's banners and hints for the duration of a fit; use ``threads`` CPU threads."""
-    loggers = [logging.getLogger(n) for n in ("lightning.pytorch", "lightning.fabric")]
-    levels = [lg.level for lg in loggers]
-    old_threads = torch.get_num_threads()
-    try:
-        for lg in loggers:
-            lg.setLevel(logging.WARNING)
-        torch.set_num_threads(threads)
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=r".*does not have many workers.*")
-            warnings.filterwarnings("ignore", message=r".*smaller than the logging interval.*")
-            warnings.filterwarnings("ignore", message=r".*GPU available but not used.*")
-            warnings.filterwarnings("ignore", message=r".*pin_memory.*")
-            warnings.filterwarnings("ignore", message=r".*LeafSpec.*")  # Lightning vs newer torch
-            # val_mae/val_rmse are summed over the processes before they are logged (see gru)
-            warnings.filterwarnings("ignore", message=r".*when logging on epoch level in distr.*")
-            yield
-    finally:
-        torch.set_num_threads(old_threads)
-        for lg, level in zip(loggers, levels, strict=True):
-            lg.setLevel(level)
-
-
-def _cpu_threads() -> int:
-    """Half the usable logical cores (about one per physical core), at most MAX_THREADS, and never
-    more than torch is set to use (a nightly worker sharing the machine sets its share)."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cores = os.cpu_count() or 1
-    return max(1, min(cores // 2, MAX_THREADS, torch.get_num_threads()))
-
-
-class _EpochBar(TQDMProgressBar):
-    """TQDM (never Rich, whatever is installed): one bar per epoch, no bar for the short validation."""
-
-    def init_validation_tqdm(self) -> Tqdm:
-        return Tqdm(disable=True)
-
-    def get_metrics(self, trainer, pl_module):
-        items = super().get_metrics(trainer, pl_module)
-        items.pop("v_num", None)
-        return items
-
-
-class _History(Callback):
-    """Epoch-level metrics (train_loss, val_loss, val_mae, val_rmse) kept in memory for meta.json."""
-
-    def __init__(self) -> None:
-        self.epochs: list[dict[str, float]] = []
-
-    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self.epochs.append(_epoch_row(trainer.current_epoch + 1, trainer.callback_metrics))
-
-
-def _epoch_row(epoch: int, metrics: dict[str, Any]) -> dict[str, float]:
-    row: dict[str, float] = {"epoch": epoch}
-    for key in ("train_loss", "val_loss", "val_mae", "val_rmse"):
-        if key in metrics:
-            row[key] = round(float(metrics[key]), 6)
-    return row
-
-
-class _KeepBest(Callback):
-    """The weights of the epoch with the lowest ``val_mae`` (units), kept in memory.
-
-    Armed with the score and weights of the model *before* training (epoch 0: the anchor, or the
-    warm start), so a training run that never beats its starting point returns the starting point.
-    """
-
-    def __init__(self) -> None:
-        self.score = float("inf")
-        self.epoch: int | None = None
-        self.state: dict[str, torch.Tensor] | None = None
-        self.validated = False  # did any validation run after training started?
-
-    def arm(self, score: float, module: pl.LightningModule) -> None:
-        self.score, self.epoch, self.state = score, 0, _copy_state(module)
-
-    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if self.state is None or trainer.sanity_checking or trainer.state.fn != "fit":
-            return
-        self.validated = True
-        score = float(trainer.callback_metrics.get("val_mae", float("nan")))
-        if score < self.score:  # NaN never wins
-            self.score, self.epoch = score, trainer.current_epoch + 1
-            self.state = _copy_state(pl_module)
-
-
-class _SameData(Callback):
-    """Under DDP, stop before training unless every process built the same windows.
-
-    Each process of a multi-device fit loads its series itself (Lightning runs the command once per
-    device); a source that moved on between two loads would give the processes different window
-    counts, and DDP would wait forever for the steps one of them never takes.
-    """
-
-    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
-        dm = trainer.datamodule
-        if trainer.world_size == 1 or dm is None or dm.data is None:
-            return
-        mine = hashlib.sha256(dm.data.numpy().tobytes()).hexdigest()
-        first = trainer.strategy.broadcast(mine, src=0)
-        if not trainer.strategy.reduce_boolean_decision(mine == first, all=True):
-            raise DataError(
-                f"the {trainer.world_size} processes of this multi-device fit loaded different data "
-                "(the source changed between their loads, or the nodes have different data roots) "
-                "— put the data root on storage every node shares, or fit with --offline"
-            )
-
-
-def global_rank() -> int:
-    """This process's rank in a multi-device fit (as Lightning set it), 0 without one. The extra
-    processes (ranks > 0) train the same weights as rank 0 and never save."""
-    from lightning.fabric.utilities.rank_zero import rank_zero_only
-
-    return int(getattr(rank_zero_only, "rank", 0) or 0)
-
-
-def _trainer(kwargs: dict[str, Any]) -> pl.Trainer:
-    """``pl.Trainer(**kwargs)``; a device set-up Lightning refuses is one line (a ConfigError)."""
-    from lightning.fabric.utilities.exceptions import MisconfigurationException
-
-    try:
-        return pl.Trainer(**kwargs)
-    except MisconfigurationException as exc:
-        first = " ".join(str(exc).split())[:300]
-        raise ConfigError(
-            f"cannot train with accelerator={kwargs['accelerator']}, devices={kwargs['devices']}, "
-            f"num_nodes={kwargs['num_nodes']}, strategy={kwargs['strategy']} ({first}) — change "
-            "train.accelerator/devices/num_nodes/strategy (one device: devices 1, strategy auto)"
-        ) from None
-
-
-def _join_launched(trainer: pl.Trainer) -> None:
-    """Rank 0 of a DDP fit returns when the processes it launched have finished too, so the
-    command ends when the fit does (they only train and never save; see api.fit)."""
-    for proc in getattr(trainer.strategy.launcher, "procs", None) or []:
-        proc.wait()
-
-
-def _copy_state(module: pl.LightningModule) -> dict[str, torch.Tensor]:
-    return {k: v.detach().clone() for k, v in module.state_dict().items()}
 
 
 def _resolved_config(
@@ -266,19 +86,6 @@ def _warm_start(module: GRURegressor, init: FittedModel, spec: FeatureSpec) -> b
     else:
         log.info("warm start skipped: the previous model's features, anchor or shapes differ")
     return same
-
-
-def _run_interruptible(run: Callable[[], Any], trainer: pl.Trainer) -> Any:
-    """``run()`` (a Trainer call), but Ctrl+C raises KeyboardInterrupt (Lightning would ``sys.exit(1)``)."""
-    handler = signal.getsignal(signal.SIGINT)
-    try:
-        return run()
-    except SystemExit:
-        if not trainer.interrupted:
-            raise
-        if handler is not None and threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGINT, handler)  # Lightning left Ctrl+C ignored
-        raise KeyboardInterrupt from None
 
 
 # -- fit ----------------------------------------------------------------------------------------------
@@ -332,15 +139,15 @@ def fit_model(
 
     # The bar is for people watching a terminal; in cron logs and pipes it is noise.
     show_bar = (t.progress_bar and sys.stderr.isatty()) if progress_bar is None else progress_bar
-    history, keep = _History(), _KeepBest()
+    history, keep = History(), KeepBest()
     started = time.perf_counter()
     with (
         tempfile.TemporaryDirectory(prefix="forecaster-fit-") as tmp,
-        _quiet_and_threaded(_cpu_threads()),
+        quiet_and_threaded(cpu_threads()),
     ):
         # strict=False: a max_steps that ends mid-epoch skips validation; keep the last weights then.
         stop = EarlyStopping(monitor="val_mae", mode="min", patience=t.patience, strict=False)
-        bar = [_EpochBar()] if show_bar else []
+        bar = [EpochBar()] if show_bar else []
         # More than one process: DDP with Lightning's launcher (it runs this command once per
         # device); never the fork/spawn launchers Lightning would pick in a notebook, which train in
         # other processes and would leave the callbacks here (keep-best, history) empty.
@@ -356,8 +163,8 @@ def fit_model(
             limit_train_batches=_epoch_batches(dm, cfg),
             gradient_clip_val=t.gradient_clip,
             deterministic=t.deterministic,
-            callbacks=[_SameData(), stop, keep, history, *bar, *(callbacks or [])],
-            logger=_make_logger(t.logger, Path(out_dir) if out_dir is not None else Path(tmp)),
+            callbacks=[SameData(), stop, keep, history, *bar, *(callbacks or [])],
+            logger=make_logger(t.logger, Path(out_dir) if out_dir is not None else Path(tmp)),
             enable_progress_bar=show_bar,
             enable_model_summary=False,
             log_every_n_steps=1,
@@ -365,21 +172,21 @@ def fit_model(
             use_distributed_sampler=False,
             default_root_dir=tmp,
         )
-        trainer = _trainer(kwargs | (trainer_kwargs or {}))
+        trainer = make_trainer(kwargs | (trainer_kwargs or {}))
         # Epoch 0: the untrained model (its anchor) on the validation windows.
-        (start,) = _run_interruptible(
+        (start,) = run_interruptible(
             lambda: trainer.validate(module, datamodule=dm, verbose=False), trainer
         )
         keep.arm(float(start["val_mae"]), module)
         stop.best_score = torch.tensor(float(start["val_mae"]))
         # Lightning stores min_delta negated for mode="min" (it adds it to the current score)
         stop.min_delta = -t.min_improvement * float(start["val_mae"])
-        _run_interruptible(lambda: trainer.fit(module, datamodule=dm), trainer)
+        run_interruptible(lambda: trainer.fit(module, datamodule=dm), trainer)
         best_epoch = None
         if keep.validated and not trainer.fast_dev_run:
             module.load_state_dict(keep.state)  # the same epoch on every process: one val_mae
             best_epoch = keep.epoch
-        _join_launched(trainer)
+        join_launched(trainer)
     seconds = time.perf_counter() - started
     module = module.cpu().eval()
     blend, selection = 1.0, {}
@@ -390,7 +197,7 @@ def fit_model(
         module.blend.fill_(blend)
 
     meta = _meta(
-        members, dm, module, [_epoch_row(0, start), *history.epochs], seconds, precision, warm
+        members, dm, module, [epoch_row(0, start), *history.epochs], seconds, precision, warm
     )
     meta["epochs_trained"] = len(history.epochs)
     meta["best_epoch"] = best_epoch
@@ -424,6 +231,18 @@ def fit_model(
         series=series if group is None else None,
         group=group,
     )
+    held_out = _score_held_out(fitted, members, dm)
+    fitted.calibration = _calibration(fitted, held_out)
+    return fitted
+
+
+def _score_held_out(
+    fitted: FittedModel, members: list[Series], dm: SeriesDataModule | GroupDataModule
+) -> list[tuple[pd.Timestamp, pd.Timestamp, np.ndarray]]:
+    """The shipped model on the windows it never trained on (validation, then test): their MAE and
+    RMSE go into ``meta["metrics"]``; per member and split, the first and last origin and the scaled
+    residuals (n, H) are returned for the interval calibration."""
+    m, metrics = fitted.config.model, fitted.meta["metrics"]
     held_out: list[tuple[pd.Timestamp, pd.Timestamp, np.ndarray]] = []  # never trained on
     for split in ("val", "test"):
         errors = []
@@ -439,10 +258,9 @@ def fit_model(
             held_out.append((times[0], times[-1], scores(actuals, forecasts, scale)))
         if errors:
             err = np.concatenate(errors)
-            meta["metrics"][f"{split}_mae"] = float(np.abs(err).mean())
-            meta["metrics"][f"{split}_rmse"] = float(np.sqrt(np.square(err).mean()))
-    fitted.calibration = _calibration(fitted, held_out)
-    return fitted
+            metrics[f"{split}_mae"] = float(np.abs(err).mean())
+            metrics[f"{split}_rmse"] = float(np.sqrt(np.square(err).mean()))
+    return held_out
 
 
 def _epoch_batches(dm, cfg: Config) -> float | int | None:
