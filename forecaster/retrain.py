@@ -430,7 +430,7 @@ def _run_locked(
                 f"{cfg.data.source} unreachable; configured to skip (on_unreachable: skip)",
             )
             return series
-        log.warning("%s: training on %s data (source unreachable)", job.name, series.source)
+        log.warning("%s: using %s data (source unreachable)", job.name, series.source)
 
     champion_info = st.info(out.key, champion_id) if champion_id else None
     digest = _digest(cfg, nightly)
