@@ -66,6 +66,21 @@ def emit(record: dict[str, Any]) -> None:
     print(json.dumps(record, sort_keys=False), flush=True)
 
 
+def proc_status(key: str) -> int:
+    """VmRSS / VmHWM of this process, in bytes."""
+    with open("/proc/self/status", encoding="ascii") as fh:
+        for line in fh:
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError(f"{key} not in /proc/self/status")
+
+
+def reset_peak() -> None:
+    """Set VmHWM back to the current RSS (Linux >= 4.0)."""
+    with open("/proc/self/clear_refs", "w", encoding="ascii") as fh:
+        fh.write("5")
+
+
 def note(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 

@@ -27,7 +27,7 @@ import sys
 import time
 
 import numpy as np
-from _common import emit, load, machine, note
+from _common import emit, load, machine, note, proc_status, reset_peak
 
 COLUMNS = (
     "temperature_2m",
@@ -40,21 +40,6 @@ COLUMNS = (
     "cloud_cover",
 )
 BATCHES = 20
-
-
-def _status(key: str) -> int:
-    """VmRSS / VmHWM of this process, in bytes."""
-    with open("/proc/self/status", encoding="ascii") as fh:
-        for line in fh:
-            if line.startswith(key + ":"):
-                return int(line.split()[1]) * 1024
-    raise RuntimeError(f"{key} not in /proc/self/status")
-
-
-def _reset_peak() -> None:
-    """Set VmHWM back to the current RSS (Linux >= 4.0)."""
-    with open("/proc/self/clear_refs", "w", encoding="ascii") as fh:
-        fh.write("5")
 
 
 def child(points: int) -> None:
@@ -94,20 +79,20 @@ def child(points: int) -> None:
             "model.bidirectional": False,
         },
     )
-    baseline = _status("VmRSS")
+    baseline = proc_status("VmRSS")
     peaks: dict[str, int] = {}
 
     class PeakAtFitEnd(Callback):
         def on_fit_end(self, trainer, pl_module) -> None:
-            peaks["fit"] = _status("VmHWM")
-            _reset_peak()
+            peaks["fit"] = proc_status("VmHWM")
+            reset_peak()
 
-    _reset_peak()
+    reset_peak()
     started = time.perf_counter()
     fitted = fit_model(
         series, cfg, callbacks=[PeakAtFitEnd()], trainer_kwargs={"limit_val_batches": BATCHES}
     )
-    peaks["eval"] = _status("VmHWM")
+    peaks["eval"] = proc_status("VmHWM")
     seconds = time.perf_counter() - started
     n_features, lookback = fitted.spec.n_features, fitted.lookback
     extra = max(peaks.values()) - baseline

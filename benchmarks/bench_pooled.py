@@ -31,24 +31,9 @@ import subprocess
 import sys
 import time
 
-from _common import emit, load, machine, note
+from _common import emit, load, machine, note, proc_status, reset_peak
 
 LOOKBACK, HORIZON, BATCH = 60, 5, 128
-
-
-def _status(key: str) -> int:
-    """VmRSS / VmHWM of this process, in bytes."""
-    with open("/proc/self/status", encoding="ascii") as fh:
-        for line in fh:
-            if line.startswith(key + ":"):
-                return int(line.split()[1]) * 1024
-    raise RuntimeError(f"{key} not in /proc/self/status")
-
-
-def _reset_peak() -> None:
-    """Set VmHWM back to the current RSS (Linux >= 4.0)."""
-    with open("/proc/self/clear_refs", "w", encoding="ascii") as fh:
-        fh.write("5")
 
 
 def _members(n: int, points: int):
@@ -92,8 +77,8 @@ def child(case: str, members: int, points: int, per_window_batches: int, min_win
         Config(),
         {"model.lookback": LOOKBACK, "model.horizon": HORIZON, "train.batch_size": BATCH},
     )
-    baseline = _status("VmRSS")
-    _reset_peak()
+    baseline = proc_status("VmRSS")
+    reset_peak()
     started = time.perf_counter()
     if case == "single":
         dm = SeriesDataModule(series[0], cfg)
@@ -120,7 +105,7 @@ def child(case: str, members: int, points: int, per_window_batches: int, min_win
             if limit is not None and batches >= limit:
                 break
     seconds = time.perf_counter() - started
-    peak = _status("VmHWM")
+    peak = proc_status("VmHWM")
     n_features = dm.data.shape[1]
     print(
         json.dumps(
