@@ -41,7 +41,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from forecaster.errors import ConfigError
-from forecaster.models.normalize import ABS_FLOOR, REL_FLOOR
+from forecaster.models.floors import ABS_FLOOR, REL_FLOOR
 
 DEFAULT_LEVELS: tuple[float, ...] = (80.0, 95.0)
 MAX_LEVELS = 9

@@ -169,3 +169,23 @@ def test_every_command_has_help_with_an_example(command):
     assert (
         result.exit_code == 0 and "Examples:" in result.stdout and "forecast data" in result.stdout
     )
+
+
+def test_data_commands_start_without_torch(tmp_path):
+    """`forecast data ...` resolves its config (levels validated through forecaster.intervals) and
+    shows a bundled series without importing torch, so it starts in well under a second."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from click.testing import CliRunner\n"
+        "from forecaster.cli import cli\n"
+        "r = CliRunner().invoke(cli, ['data', 'show', '--ticker', 'AAPL', '--offline'])\n"
+        "assert r.exit_code == 0, r.output\n"
+        "print('torch' in sys.modules)\n"
+    )
+    env = {"FORECASTER_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "False"

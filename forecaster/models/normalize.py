@@ -27,12 +27,10 @@ from typing import Literal
 
 import torch
 
+from forecaster.models.floors import ABS_FLOOR, REL_FLOOR
+
 ScaleMode = Literal["level", "diff"]
 SCALE_MODES: tuple[str, ...] = ("level", "diff")
-
-REL_FLOOR = 1e-3
-"""Smallest scale relative to |loc|: a flat window must not blow the targets up."""
-ABS_FLOOR = 1e-6
 
 
 def window_stats(
