@@ -36,9 +36,10 @@ def overrides(quick: bool) -> dict[str, Any]:
 
 
 def best_baseline(metrics) -> tuple[str, float, float]:
-    table = metrics.drop(index="gru")
-    name = str(table["mae"].astype(float).idxmin())
-    return name, float(table.loc[name, "mae"]), float(table.loc[name, "skill"])
+    from forecaster.backtest.baselines import best_baseline as best
+
+    name = best(metrics["mae"].astype(float).to_dict())
+    return name, float(metrics.loc[name, "mae"]), float(metrics.loc[name, "skill"])
 
 
 def singles(tickers: list[str], quick: bool) -> tuple[list[dict[str, Any]], float]:

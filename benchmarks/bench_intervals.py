@@ -81,6 +81,7 @@ def case(name: str, quick: bool):
 
 
 def run(name: str, variants: list[str], quick: bool) -> list[dict[str, Any]]:
+    from forecaster.backtest.baselines import best_baseline
     from forecaster.backtest.engine import backtest_span, run_backtest
     from forecaster.training import fit_model
 
@@ -106,7 +107,7 @@ def run(name: str, variants: list[str], quick: bool) -> list[dict[str, Any]]:
             interval_lag=v["lag"],
         )
         mae = result.metrics["mae"]
-        best = str(mae.drop(index="gru").astype(float).idxmin())
+        best = best_baseline(mae.astype(float).to_dict())
         for method in ("gru", best):
             for level in LEVELS:
                 m = result.interval_metrics.loc[(method, level)]

@@ -87,6 +87,7 @@ def case_config(name: str, folder: Path, quick: bool, extra: dict[str, Any] | No
 
 def run_case(name: str, quick: bool, extra: dict[str, Any] | None = None) -> dict[str, Any]:
     from forecaster import api
+    from forecaster.backtest.baselines import best_baseline
 
     with tempfile.TemporaryDirectory(prefix=f"bench-quality-{name}-") as tmp:
         os.environ["FORECASTER_HOME"] = str(Path(tmp) / "home")
@@ -98,7 +99,7 @@ def run_case(name: str, quick: bool, extra: dict[str, Any] | None = None) -> dic
     metrics = report.result.metrics
     gru = float(metrics.loc["gru", "mae"])
     baselines = metrics.drop(index="gru")
-    best = str(baselines["mae"].astype(float).idxmin())
+    best = best_baseline(baselines["mae"].astype(float).to_dict())
     best_mae = float(baselines.loc[best, "mae"])
     meta = fit.model.meta
     val = fit.table

@@ -136,7 +136,7 @@ def validation_table(
         for name, f in member_fc.items():
             fc.setdefault(name, []).append(f)
         maes = {name: mt.mae(member_actual, f) for name, f in member_fc.items()}
-        best = min((n for n in maes if n != "gru"), key=maes.get)
+        best = bl.best_baseline(maes)
         per_member[member.symbol] = {"gru": maes["gru"], "best": best, "best_mae": maes[best]}
     if not actual:
         raise DataError("no validation window to compare the model with the baselines on")
@@ -628,11 +628,11 @@ def anchor_summary(model: FittedModel) -> str:
 
 def _better_baseline_note(table: pd.DataFrame, model: FittedModel) -> list[str]:
     """A line when a baseline beat the saved model on validation, saying why it was not shipped."""
-    if "gru" not in table.index or len(table) < 2:
+    best = bl.best_baseline(table["mae"].astype(float).to_dict())
+    if best is None or "gru" not in table.index:
         return []
-    best = str(table["mae"].idxmin())
     gru_mae, best_mae = float(table.loc["gru", "mae"]), float(table.loc[best, "mae"])
-    if best == "gru" or not best_mae < gru_mae:
+    if not best_mae < gru_mae:
         return []
     anchor = str((model.meta.get("anchor") or {}).get("name", "naive"))
     return [

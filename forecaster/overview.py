@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 from plotly.offline import get_plotlyjs
 
+from forecaster.backtest.baselines import best_baseline
 from forecaster.backtest.charts import fan_chart, interval_columns
 from forecaster.data.series import Series
 from forecaster.intervals import level_name
@@ -233,10 +234,10 @@ def _holdout_table(view: JobView) -> str:
     scores = {k: v for k, v in outcome["scores"].items() if k != "holdout_origins"}
     metric = next((k.split("_", 1)[1] for k in scores if k.startswith("challenger_")), "mae")
     errors = {k.removesuffix(f"_{metric}"): v for k, v in scores.items()}
-    baselines = {k: v for k, v in errors.items() if k not in ("challenger", "champion")}
     rows = [m for m in ("challenger", "champion") if m in errors]
-    if baselines:
-        rows.append(min(baselines, key=lambda k: baselines[k] if _ok(baselines[k]) else math.inf))
+    best = best_baseline({k: v if _ok(v) else math.inf for k, v in errors.items()})
+    if best is not None:
+        rows.append(best)
     coverage = outcome.get("coverage") or {}
     levels = sorted({lv for by_level in coverage.values() for lv in by_level}, key=float)
     serving = "challenger" if outcome.get("status") == "promoted" else "champion"

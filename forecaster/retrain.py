@@ -49,6 +49,7 @@ from pydantic import Field, model_validator
 
 from forecaster import api, executors, faults
 from forecaster import config as cfgmod
+from forecaster.backtest import baselines as bl
 from forecaster.backtest.baselines import BASELINES
 from forecaster.backtest.engine import run_backtest
 from forecaster.config import BacktestConfig, Config, StrictModel
@@ -314,7 +315,7 @@ def _members_worse_than_baseline(
 
 def best_baseline(scores: dict[str, dict[str, float]], metric: str) -> tuple[str, float]:
     """The baseline with the lowest ``metric`` among ``scores`` (ties: report order)."""
-    name = min((b for b in BASELINES if b in scores), key=lambda b: scores[b][metric])
+    name = bl.best_baseline({b: scores[b][metric] for b in BASELINES if b in scores})
     return name, scores[name][metric]
 
 

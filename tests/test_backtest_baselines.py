@@ -129,3 +129,12 @@ def test_baselines_never_read_values_at_or_after_the_origin():
         keep = origins <= cut
         for name in before:
             np.testing.assert_array_equal(after[name][keep], before[name][keep], err_msg=name)
+
+
+def test_best_baseline_ignores_other_methods_and_ranks_non_finite_last():
+    from forecaster.backtest.baselines import best_baseline
+
+    assert best_baseline({"gru": 0.1, "challenger": 0.2, "drift": 1.1, "naive": 1.0}) == "naive"
+    assert best_baseline({"naive": float("nan"), "ridge": 2.0}) == "ridge"
+    assert best_baseline({"drift": 1.0, "naive": 1.0}) == "naive"  # ties: report order
+    assert best_baseline({"gru": 1.0}) is None

@@ -175,3 +175,28 @@ def test_the_page_never_imports_the_cli_or_the_nightly_job():
         imported += [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
         forbidden = ("forecaster.cli", "forecaster.retrain", "forecaster.api")
         assert not [m for m in imported if m and m.startswith(forbidden)], mod.__name__
+
+
+def test_a_group_jobs_holdout_table_shows_a_real_baseline():
+    """A group's outcome also carries per-member scores (``IBM_challenger_mae``); the best baseline
+    row is chosen among the baselines only."""
+    from forecaster.overview import JobView, Seen, _holdout_table
+
+    outcome = {
+        "status": "kept",
+        "challenger": "v2",
+        "champion_before": "v1",
+        "scores": {
+            "challenger_mae": 1.02,
+            "champion_mae": 1.01,
+            "naive_mae": 1.0,
+            "drift_mae": 1.03,
+            "IBM_challenger_mae": 0.31,
+            "IBM_champion_mae": 0.30,
+            "holdout_origins": 100,
+        },
+    }
+    seen = Seen(outcome, {"started_at": "2026-11-25T01:00:00"})
+    html = _holdout_table(JobView("watchlist", seen, holdout=seen))
+    assert "naive (best baseline)" in html
+    assert "IBM" not in html

@@ -13,6 +13,7 @@ so a thousand origins cost a few milliseconds.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,6 +23,14 @@ from sklearn.linear_model import Ridge
 
 #: Baselines the engine knows, in report order.
 BASELINES = ("naive", "seasonal_naive", "drift", "moving_average", "ridge")
+
+
+def best_baseline(errors: Mapping[str, float]) -> str | None:
+    """The baseline with the lowest error among ``errors`` (method -> error; names that are not
+    baselines, such as ``gru`` or ``challenger``, are ignored). Non-finite errors rank last, ties
+    go to the report order; ``None`` when no baseline is there."""
+    have = [b for b in BASELINES if b in errors]
+    return min(have, key=lambda b: errors[b] if np.isfinite(errors[b]) else np.inf, default=None)
 
 
 _LEGACY = {"H": "h", "M": "ME", "Q": "QE", "BM": "BME", "T": "min"}

@@ -22,6 +22,7 @@ import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 from plotly.subplots import make_subplots
 
+from forecaster.backtest import baselines as bl
 from forecaster.backtest.charts import (  # forecast_chart*: the API's import path
     ACTUAL_COLOR,
     HEIGHT,
@@ -188,9 +189,8 @@ def _slider_step(
 
 def fan_methods(result: BacktestResult) -> list[str]:
     """The methods the fan chart shows: the model (if any), then the baseline with the lowest MAE."""
-    baselines = [m for m in result.intervals if m != result.model_name]
     mae = result.metrics["mae"].astype(float)
-    best = min(baselines, key=lambda m: mae[m] if np.isfinite(mae[m]) else np.inf, default=None)
+    best = bl.best_baseline({m: mae[m] for m in result.intervals if m != result.model_name})
     model = [result.model_name] if result.model_name in result.intervals else []
     return model + ([best] if best else [])
 

@@ -217,6 +217,8 @@ def format_forecast(frame) -> str:
 
 def _echo_group_backtest(report) -> None:
     """Per member: the GRU and the best baseline (MAE, skill, coverage); then the members pooled."""
+    from forecaster.backtest.baselines import best_baseline
+
     version = report.version.version if report.version else "-"
     click.echo(f"Backtest {report.key} (model {version}): {len(report.members)} members")
     for note in report.notes:
@@ -224,7 +226,7 @@ def _echo_group_backtest(report) -> None:
     click.echo(f"  {'member':<10}{'origins':>8}{'GRU MAE':>10}{'skill':>8}   best baseline")
     for symbol, member in report.members.items():
         table = member.result.metrics
-        best = str(table["mae"].drop(index="gru").astype(float).idxmin())
+        best = best_baseline(table["mae"].astype(float).to_dict())
         click.echo(
             f"  {symbol:<10}{member.result.n_origins:>8}{table.loc['gru', 'mae']:>10.4g}"
             f"{table.loc['gru', 'skill']:>+8.3f}   {best} {table.loc[best, 'mae']:.4g} "
