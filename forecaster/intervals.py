@@ -195,7 +195,7 @@ class Calibration:
             if is_short:
                 short.append(level)
         median = forecast + s * self.median()
-        return Intervals(out, median, tuple(short), self.n)
+        return Intervals(out, median, tuple(short))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable (``calibration.json`` beside a model): never pickle."""
@@ -251,11 +251,6 @@ class Intervals:
     """(m, H) the point forecast shifted by the median residual."""
     short: tuple[float, ...]
     """Levels with too few calibration residuals (the interval is as wide as they go, not exact)."""
-    n_calibration: int
-
-    @property
-    def levels(self) -> list[float]:
-        return list(self.bounds)
 
 
 # -- walk-forward -------------------------------------------------------------------------------------
@@ -267,14 +262,15 @@ def walk_forward(
     horizon: int,
     levels: Sequence[float],
     window: int | None = None,
-) -> tuple[dict[float, tuple[np.ndarray, np.ndarray]], np.ndarray, dict[float, np.ndarray]]:
+) -> tuple[dict[float, tuple[np.ndarray, np.ndarray]], dict[float, np.ndarray]]:
     """Scaled residual quantiles for every origin from strictly earlier residuals only.
 
     ``calib_scores`` (k, H) at ``calib_origins`` (k,) before the span; ``span_scores`` (n, H) at
     ``origins`` (n,), the backtest's own. Origin ``o`` uses the residuals of every origin ``o'`` with
     ``o' + horizon <= o`` (its targets were observed before ``o``), the most recent ``window`` of them
-    when given. Returns per level ``(lo (n, H), hi (n, H))`` in scale units, the median (n, H), and
-    per level a bool (n,) marking origins with too few residuals.
+    when given. Returns per level ``(lo (n, H), hi (n, H))`` in scale units, and per level a bool
+    (n,) marking origins with too few residuals. Only the ranks the levels need are ordered (a
+    partial sort per origin), which gives the same values as sorting the whole pool.
     """
     all_scores = np.concatenate([calib_scores, span_scores])
     all_origins = np.concatenate([calib_origins, origins])
@@ -287,14 +283,13 @@ def walk_forward(
     lo = {lv: np.full((n, H), np.nan) for lv in levels}
     hi = {lv: np.full((n, H), np.nan) for lv in levels}
     short = {lv: np.ones(n, dtype=bool) for lv in levels}
-    median = np.zeros((n, H))
     for i, end in enumerate(available):
         begin = max(0, end - window) if window else 0
         if end - begin == 0:
             continue
-        pool = np.sort(all_scores[begin:end], axis=0)
-        median[i] = np.median(pool, axis=0)
-        for lv in levels:
-            a, b, is_short = _ranks(len(pool), lv)
+        ranks = {lv: _ranks(end - begin, lv) for lv in levels}
+        kth = sorted({r for a, b, _ in ranks.values() for r in (a, b)})
+        pool = np.partition(all_scores[begin:end], kth, axis=0)
+        for lv, (a, b, is_short) in ranks.items():
             lo[lv][i], hi[lv][i], short[lv][i] = pool[a], pool[b], is_short
-    return {lv: (lo[lv], hi[lv]) for lv in levels}, median, short
+    return {lv: (lo[lv], hi[lv]) for lv in levels}, short

@@ -96,10 +96,10 @@ def test_walk_forward_uses_only_residuals_observed_before_each_origin():
     cal = rng.normal(size=(60, 2))
     span = rng.normal(size=(30, 2))
     origins = np.arange(100, 130)
-    q, _, short = walk_forward(cal, np.arange(30, 90), span, origins, 2, [80])
+    q, short = walk_forward(cal, np.arange(30, 90), span, origins, 2, [80])
     changed = span.copy()
     changed[10:] += 100.0  # the residuals of origins 110.. become huge
-    q2, _, _ = walk_forward(cal, np.arange(30, 90), changed, origins, 2, [80])
+    q2, _ = walk_forward(cal, np.arange(30, 90), changed, origins, 2, [80])
     # origin o may use origins o' <= o - 2: up to origin 111 nothing changed is visible
     np.testing.assert_array_equal(q[80.0][0][:12], q2[80.0][0][:12])
     assert not np.array_equal(q[80.0][1][12:], q2[80.0][1][12:])

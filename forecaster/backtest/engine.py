@@ -501,7 +501,7 @@ def _interval_bounds(
     empty = np.zeros((0, horizon))
     for name, fc in forecasts.items():
         has_cal = name in cal
-        q, _, is_short = iv.walk_forward(
+        q, is_short = iv.walk_forward(
             iv.scores(cal_actual, cal[name], cal_scale) if has_cal else empty,
             cal_origins if has_cal else np.zeros(0, dtype=np.int64),
             iv.scores(span_actual, fc, span_scale),
