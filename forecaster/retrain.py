@@ -56,6 +56,7 @@ from forecaster.config import BacktestConfig, Config, StrictModel
 from forecaster.data.group import SeriesGroup
 from forecaster.data.group import store_key as series_key
 from forecaster.data.series import Series
+from forecaster.data.sources import SOURCES
 from forecaster.errors import (
     ConfigError,
     DataError,
@@ -73,7 +74,6 @@ from forecaster.registry import ChampionChanged
 from forecaster.settings import paths
 
 log = logging.getLogger(__name__)
-LIVE_SOURCES = ("yahoo", "open-meteo")
 SCORES = ("mae", "rmse", "smape")
 
 
@@ -319,6 +319,12 @@ def best_baseline(scores: dict[str, dict[str, float]], metric: str) -> tuple[str
     return name, scores[name][metric]
 
 
+def _live(source: str) -> bool:
+    """Whether ``source`` is a network source (its registry entry says so; snapshots are not)."""
+    entry = SOURCES.get(source)
+    return entry is not None and entry.live
+
+
 def _champion_data_end(info) -> pd.Timestamp | None:
     end = (info.meta or {}).get("data", {}).get("end")
     return pd.Timestamp(end) if end else None
@@ -424,7 +430,7 @@ def _run_locked(
     else:
         series = api.load_data(cfg)
     out.data_end, out.data_source = str(series.end), series.source
-    if cfg.data.source in LIVE_SOURCES and series.source not in LIVE_SOURCES:
+    if _live(cfg.data.source) and not _live(series.source):
         if nightly.on_unreachable == "skip":
             out.status, out.reason = (
                 "skipped",
