@@ -12,7 +12,6 @@ import contextlib
 import hashlib
 import importlib.util
 import logging
-import os
 import signal
 import threading
 import warnings
@@ -26,6 +25,7 @@ from lightning.pytorch.callbacks import Callback, TQDMProgressBar
 from lightning.pytorch.callbacks.progress.tqdm_progress import Tqdm
 
 from forecaster.errors import ConfigError, DataError
+from forecaster.executors import cores
 
 MAX_THREADS = 4
 """A GRU steps through time in small matrix products: extra intra-op threads mostly spin and contend
@@ -94,11 +94,7 @@ def quiet_and_threaded(threads: int) -> Iterator[None]:
 def cpu_threads() -> int:
     """Half the usable logical cores (about one per physical core), at most MAX_THREADS, and never
     more than torch is set to use (a nightly worker sharing the machine sets its share)."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cores = os.cpu_count() or 1
-    return max(1, min(cores // 2, MAX_THREADS, torch.get_num_threads()))
+    return max(1, min(cores() // 2, MAX_THREADS, torch.get_num_threads()))
 
 
 class EpochBar(TQDMProgressBar):
