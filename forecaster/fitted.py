@@ -23,7 +23,6 @@ import yaml
 from forecaster.config import Config, dump_config, validate_config
 from forecaster.data import calendars
 from forecaster.data.features import FeatureSpec, build_features
-from forecaster.data.group import SeriesGroup
 from forecaster.data.pooled import Cuts, member_bounds
 from forecaster.data.series import TRADING_DAYS, Series, is_intraday
 from forecaster.data.windows import split_origins, window_starts
@@ -88,8 +87,6 @@ class FittedModel:
     calibration: Calibration | None = None
     """Out-of-sample residuals for prediction intervals (``calibration.json``); None for a model
     saved before intervals existed."""
-    group: SeriesGroup | None = field(default=None, repr=False)
-    """The training group of a global model (in memory only; ``meta["group"]`` lists its members)."""
 
     @property
     def lookback(self) -> int:

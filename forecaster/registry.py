@@ -420,8 +420,6 @@ class ModelStore:
             current = self.champion(key)
             if current in stack:
                 stack = stack[: len(stack) - stack[::-1].index(current)]
-            while stack and stack[-1] == current:
-                stack.pop()
             while stack:
                 previous = stack.pop()
                 if previous != current and self._complete(self._versions_dir(key) / previous):

@@ -229,7 +229,6 @@ def fit_model(
         spec=dm.spec,
         meta=meta,
         series=series if group is None else None,
-        group=group,
     )
     held_out = _score_held_out(fitted, members, dm)
     fitted.calibration = _calibration(fitted, held_out)

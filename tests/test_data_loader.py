@@ -18,6 +18,7 @@ from fakes import FakeArchive, FakeYahoo
 
 from forecaster.config import DataConfig
 from forecaster.data import cache, loader
+from forecaster.data import sources as registry
 from forecaster.data.sources import http, yahoo
 from forecaster.errors import ConfigError, DataError, SourceError, SourceUnavailable
 from forecaster.settings import paths
@@ -351,5 +352,5 @@ def test_weather_api_error_is_not_masked(monkeypatch):
         loader.load_series(greensboro())
 
 
-def test_yahoo_adapter_constants_match_the_loader():
-    assert loader.SOURCE_NAMES["yahoo"] == yahoo.NAME == "Yahoo Finance"
+def test_yahoo_adapter_constants_match_the_registry():
+    assert registry.get("yahoo").title == yahoo.NAME == "Yahoo Finance"

@@ -76,7 +76,7 @@ def _cleaning_text(cfg: DataConfig) -> str:
     return f"duplicates {cfg.duplicates}, fill {fill} — what was done is under notes"
 
 
-def show_lines(loaded: loader.Loaded, key: str, cfg: DataConfig | None = None) -> list[str]:
+def show_lines(loaded: loader.Loaded, key: str, cfg: DataConfig) -> list[str]:
     """What ``forecast data show`` prints: one ``label  value`` line per fact; the notes say what
     validation changed, with counts (duplicates resolved, values filled and how)."""
     s = loaded.series
@@ -103,8 +103,7 @@ def show_lines(loaded: loader.Loaded, key: str, cfg: DataConfig | None = None) -
     ]
     if loaded.cache_file is not None:
         rows.append(("cache", str(loaded.cache_file)))
-    if cfg is not None:
-        rows.append(("cleaning", _cleaning_text(cfg)))
+    rows.append(("cleaning", _cleaning_text(cfg)))
     notes = list(s.notes) or ["none"]
     rows += [("notes" if i == 0 else "", note) for i, note in enumerate(notes)]
     return [f"{label:<10} {value}" for label, value in rows]

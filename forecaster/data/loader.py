@@ -40,9 +40,6 @@ from forecaster.errors import ConfigError, SourceUnavailable
 
 log = logging.getLogger(__name__)
 
-SOURCE_NAMES = {name: s.title for name, s in registry.SOURCES.items() if s.live}
-"""Names for people of the live sources (``yahoo`` -> ``Yahoo Finance``)."""
-
 
 @dataclass(frozen=True)
 class Loaded:

@@ -217,10 +217,6 @@ class GroupDataModule(SplitLoaders, pl.LightningDataModule):
         self.datasets: dict[str, PooledWindowDataset] = {}
         self.counts: dict[str, list[int]] = {}
 
-    @property
-    def symbols(self) -> tuple[str, ...]:
-        return tuple(m.symbol for m in self.members)
-
     def member_data(self, i: int) -> torch.Tensor:
         """Member ``i``'s (T_i, F) feature matrix: a view into ``data``."""
         assert self.data is not None, "call setup() first"

@@ -158,27 +158,6 @@ def read_frame(
     return out
 
 
-def load(
-    path: str | Path,
-    *,
-    time_column: str | None = None,
-    variables: list[str] | None = None,
-    target: str | None = None,
-    timezone: str | None = None,
-    **clean,
-) -> Series:
-    """Read and validate a local file (source ``csv``, symbol = file stem).
-
-    ``target`` defaults to the first value column (with a notice when there are several).
-    ``clean``: ``max_gap``, ``fill``, ``duplicates`` for :func:`~forecaster.data.series.validate`.
-    """
-    path = Path(path).expanduser()
-    frame = read_frame(path, time_column=time_column, variables=variables, target=target)
-    return to_series(
-        frame, path.stem, target=target, columns=variables or None, timezone=timezone, **clean
-    )
-
-
 def to_series(
     frame: pd.DataFrame,
     name: str,
