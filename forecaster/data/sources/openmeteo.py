@@ -85,6 +85,13 @@ UNITS = {
     "rain_sum": "mm",
     "precipitation_hours": "h",
 }
+
+
+def units_of(columns) -> dict[str, str]:
+    """The units of these canonical Open-Meteo columns (a column without one is left out)."""
+    return {c: UNITS[c] for c in columns if c in UNITS}
+
+
 """Fallback units when a response carries no ``hourly_units``/``daily_units``."""
 
 

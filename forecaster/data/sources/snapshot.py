@@ -26,7 +26,7 @@ import pandas as pd
 from forecaster.config import DataConfig
 from forecaster.data import cache
 from forecaster.data.series import TRADING_DAYS, Series, validate
-from forecaster.data.sources import base
+from forecaster.data.sources import base, openmeteo, yahoo
 from forecaster.errors import ConfigError, DataError
 from forecaster.resources import snapshots_dir
 
@@ -76,8 +76,24 @@ _STOCK_COLUMNS = {
     "Adj Close": "close",
     "Volume": "volume",
 }
-_STOCK_UNITS = {"open": "USD", "high": "USD", "low": "USD", "close": "USD", "volume": "shares"}
 STOCK_TICKERS = ("AAPL", "MSFT", "IBM", "GOOG", "FB")
+_GREENSBORO_COLUMNS = {
+    "temp_c": "temperature_2m",
+    "rel_humidity_pct": "relative_humidity_2m",
+    "dewpoint_c": "dew_point_2m",
+    "pressure_mbar": "surface_pressure",
+    "wind_speed_ms": "wind_speed_10m",
+    "wind_dir_deg": "wind_direction_10m",
+    "ghi_wm2": "shortwave_radiation",
+}
+_SEATTLE_COLUMNS = {
+    "temp_max": "temperature_2m_max",
+    "temp_min": "temperature_2m_min",
+    "precipitation": "precipitation_sum",
+    "wind": "wind_speed_10m_mean",
+}
+# Units and calendars come from the live sources the snapshots stand in for, so a bundled series
+# and a fetched one always say the same.
 
 SNAPSHOTS: tuple[Snapshot, ...] = (
     *(
@@ -90,13 +106,13 @@ SNAPSHOTS: tuple[Snapshot, ...] = (
             file="stocks_daily.csv",
             time_column="Date",
             columns=_STOCK_COLUMNS,
-            units=_STOCK_UNITS,
+            units=yahoo.units_for(_STOCK_COLUMNS.values()),
             tz="America/New_York",
             target="close",
             freq=TRADING_DAYS,
             rows=("Ticker", t),
             adjust=Adjust("Adj Close", "Close", ("Open", "High", "Low")),
-            calendar="XNYS",
+            calendar=yahoo.calendar_for(t),
         )
         for t in STOCK_TICKERS
     ),
@@ -108,24 +124,8 @@ SNAPSHOTS: tuple[Snapshot, ...] = (
         flag="--city greensboro",
         file="greensboro_tmy3_hourly.csv",
         time_column="time",
-        columns={
-            "temp_c": "temperature_2m",
-            "rel_humidity_pct": "relative_humidity_2m",
-            "dewpoint_c": "dew_point_2m",
-            "pressure_mbar": "surface_pressure",
-            "wind_speed_ms": "wind_speed_10m",
-            "wind_dir_deg": "wind_direction_10m",
-            "ghi_wm2": "shortwave_radiation",
-        },
-        units={
-            "temperature_2m": "°C",
-            "relative_humidity_2m": "%",
-            "dew_point_2m": "°C",
-            "surface_pressure": "hPa",
-            "wind_speed_10m": "m/s",
-            "wind_direction_10m": "°",
-            "shortwave_radiation": "W/m²",
-        },
+        columns=_GREENSBORO_COLUMNS,
+        units=openmeteo.units_of(_GREENSBORO_COLUMNS.values()),
         tz="Etc/GMT+5",
         target="temperature_2m",
     ),
@@ -138,18 +138,8 @@ SNAPSHOTS: tuple[Snapshot, ...] = (
         file="seattle_weather_daily.csv",
         time_column="date",
         time_format="%Y/%m/%d",
-        columns={
-            "temp_max": "temperature_2m_max",
-            "temp_min": "temperature_2m_min",
-            "precipitation": "precipitation_sum",
-            "wind": "wind_speed_10m_mean",
-        },
-        units={
-            "temperature_2m_max": "°C",
-            "temperature_2m_min": "°C",
-            "precipitation_sum": "mm",
-            "wind_speed_10m_mean": "m/s",
-        },
+        columns=_SEATTLE_COLUMNS,
+        units=openmeteo.units_of(_SEATTLE_COLUMNS.values()),
         tz="America/Los_Angeles",
         target="temperature_2m_max",
     ),
