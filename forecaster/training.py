@@ -199,7 +199,6 @@ def fit_model(
     meta = _meta(
         members, dm, module, [epoch_row(0, start), *history.epochs], seconds, precision, warm
     )
-    meta["epochs_trained"] = len(history.epochs)
     meta["best_epoch"] = best_epoch
     if trainer.world_size > 1:
         meta["distributed"] = {
@@ -318,14 +317,15 @@ def _meta(members, dm, module, epochs, seconds, precision, warm) -> dict[str, An
         for m, bounds in zip(members, per_member, strict=True)
     ]
     windows = {name: len(ds) for name, ds in dm.datasets.items()}
+    fingerprints = [m.fingerprint() for m in members]
     meta = {
         "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "series": _series_identity(series),
-        "data": {"fingerprint": series.fingerprint(), **_span(index, 0, len(series))},
+        "data": {"fingerprint": fingerprints[0], **_span(index, 0, len(series))},
         "splits": {name: span | {"windows": windows[name]} for name, span in spans[0].items()},
         "features": dm.spec.names,
         "metrics": {},
-        "epochs_trained": len(epochs),
+        "epochs_trained": len(epochs) - 1,  # epoch 0 (the untrained model) is not trained
         "train_seconds": round(seconds, 2),
         "precision": precision,
         "warm_start": warm,
@@ -334,16 +334,18 @@ def _meta(members, dm, module, epochs, seconds, precision, warm) -> dict[str, An
         "versions": _versions(),
     }
     if isinstance(dm, GroupDataModule):
-        meta |= _group_meta(members, dm, spans)
+        meta |= _group_meta(members, dm, spans, fingerprints)
     return meta
 
 
-def _group_meta(members: list[Series], dm: GroupDataModule, spans: list[dict]) -> dict[str, Any]:
+def _group_meta(
+    members: list[Series], dm: GroupDataModule, spans: list[dict], fingerprints: list[str]
+) -> dict[str, Any]:
     """What a group model records besides one member's: every member's identity, data and splits,
     and the group's two cut instants (so a loaded model can rebuild its splits). The group has no
     one calendar: each member's forecasts are stamped with its own exchange's sessions."""
     first, last = min(m.start for m in members), max(m.end for m in members)
-    digest = hashlib.sha256("".join(m.fingerprint() for m in members).encode()).hexdigest()
+    digest = hashlib.sha256("".join(fingerprints).encode()).hexdigest()
     cuts = dm.cuts
     identity = _series_identity(members[0]) | {"symbol": dm.name, "source": "group"}
     identity.pop("calendar")
@@ -357,9 +359,9 @@ def _group_meta(members: list[Series], dm: GroupDataModule, spans: list[dict]) -
             "cuts": {"train_end": str(cuts.train_end), "val_end": str(cuts.val_end)},
             "members": [
                 _series_identity(m)
-                | {"data": {"fingerprint": m.fingerprint(), **_span(m.index, 0, len(m))}}
+                | {"data": {"fingerprint": fp, **_span(m.index, 0, len(m))}}
                 | {"splits": span, "windows": {k: dm.counts[k][i] for k in dm.counts}}
-                for i, (m, span) in enumerate(zip(members, spans, strict=True))
+                for i, (m, span, fp) in enumerate(zip(members, spans, fingerprints, strict=True))
             ],
         },
     }
