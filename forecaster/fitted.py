@@ -38,6 +38,12 @@ every pass page-faults fresh memory; 256 predicts Greensboro windows 10-40% fast
 lower (figures in benchmarks/README.md)."""
 
 
+def anchor_season(cfg: Config) -> int:
+    """The season the anchor works with: ``backtest.season`` for a seasonal-naive anchor, else 1.
+    It sizes the anchor's selection matrix and is the lag of the changes that scale the intervals."""
+    return (cfg.backtest.season or 1) if cfg.model.anchor == "seasonal_naive" else 1
+
+
 def build_module(cfg: Config, n_features: int) -> GRURegressor:
     """A fresh network sized by the config (and the feature count of its spec).
 
@@ -58,7 +64,7 @@ def build_module(cfg: Config, n_features: int) -> GRURegressor:
         weight_decay=t.weight_decay,
         scale=m.scale,
         anchor=anchor,
-        season=(cfg.backtest.season or 1) if anchor == "seasonal_naive" else 1,
+        season=anchor_season(cfg),
         n_members=len(cfg.data.group.symbols) if cfg.data.group is not None else 0,
         member_embedding=m.member_embedding,
     )
@@ -117,8 +123,7 @@ class FittedModel:
     def interval_lag(self) -> int:
         """The lag of the changes whose spread scales interval residuals: the season for a
         seasonal-naive anchor (day-to-day variability), else 1 (step-to-step)."""
-        m = self.config.model
-        return (self.config.backtest.season or 1) if m.anchor == "seasonal_naive" else 1
+        return anchor_season(self.config)
 
     def calendar_of(self, series: Series) -> str | None:
         """The exchange calendar forecasts are stamped with: the one the model was trained with
