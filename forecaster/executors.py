@@ -40,7 +40,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from forecaster.errors import ConfigError
 from forecaster.settings import ENV_HOME, paths
@@ -48,7 +48,7 @@ from forecaster.settings import ENV_HOME, paths
 log = logging.getLogger(__name__)
 
 Kind = Literal["serial", "process", "ray"]
-KINDS: tuple[str, ...] = ("serial", "process", "ray")
+KINDS: tuple[str, ...] = get_args(Kind)
 INTERRUPT_GRACE = 60.0
 """Seconds workers get to stop after Ctrl+C (they release their locks) before they are killed."""
 
@@ -164,7 +164,7 @@ def _in_worker(
 
     torch.set_num_threads(threads)
     result = task(job)
-    return result, worker_label(), round(time.perf_counter() - t0, 1)
+    return result, worker_label(), _since(t0)
 
 
 def _worker_logging(level: int) -> None:
@@ -202,11 +202,11 @@ def _serial(task, jobs, on_start, on_done) -> tuple[list[Ran], bool]:
             ran = Ran(task(job), worker=here)
         except KeyboardInterrupt:
             stopped = Ran(status="interrupted", reason="interrupted (Ctrl+C) during this job")
-            stopped.worker, stopped.seconds = here, round(time.perf_counter() - t0, 1)
+            stopped.worker, stopped.seconds = here, _since(t0)
             out.append(stopped)
             out += [_not_run() for _ in jobs[i + 1 :]]
             return out, True
-        ran.seconds = round(time.perf_counter() - t0, 1)
+        ran.seconds = _since(t0)
         on_done(i, ran)
         out.append(ran)
     return out, False

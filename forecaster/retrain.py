@@ -120,7 +120,7 @@ class NightlyConfig(StrictModel):
     """When the live source is down: train on cached/snapshot data, or skip the job."""
     lock_timeout: float = Field(0, ge=0)
     """Seconds to wait for a job's lock held by another run (0: give up at once)."""
-    executor: Literal["serial", "process", "ray"] = "serial"
+    executor: executors.Kind = "serial"
     """Where the jobs run: one after another in this process, in worker processes on this
     machine, or as tasks on a Ray cluster (see :mod:`forecaster.executors`)."""
     workers: int | None = Field(None, ge=1)

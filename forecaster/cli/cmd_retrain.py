@@ -9,6 +9,7 @@ import click
 
 from forecaster.cli import cli
 from forecaster.errors import ModelError
+from forecaster.executors import KINDS
 from forecaster.registry import ModelStore, check_version_id
 from forecaster.settings import paths
 
@@ -32,7 +33,7 @@ def _store() -> ModelStore:
 @click.option("--job", "jobs", multiple=True, help="Run only this job (repeatable).")
 @click.option(
     "--executor",
-    type=click.Choice(["serial", "process", "ray"]),
+    type=click.Choice(KINDS),
     help="Where the jobs run: one after another here (default), in worker processes, or on Ray "
     "(pip install 'forecaster[ray]'). Overrides the config's executor.",
 )
