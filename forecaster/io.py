@@ -14,7 +14,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from filelock import FileLock, Timeout
+
 from forecaster import faults
+from forecaster.errors import LockedError, storage_error
 
 
 @contextlib.contextmanager
@@ -69,3 +72,27 @@ def fsync_dir(path: str | os.PathLike[str]) -> None:
         pass
     finally:
         os.close(fd)
+
+
+@contextlib.contextmanager
+def held_lock(
+    path: Path, *, timeout: float, busy: str, action: str, singleton: bool = False
+) -> Iterator[None]:
+    """Hold the file lock at ``path`` (its folder is created) for the ``with`` block.
+
+    Another process holding it past ``timeout`` seconds is a :class:`LockedError` saying ``busy``;
+    a lock file that cannot be created is a one-line StorageError (``cannot <action> ...``).
+    ``singleton``: one lock object per file in this process, so nested use is re-entrant.
+    """
+    lock = FileLock(str(path), is_singleton=singleton)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lock.acquire(timeout=timeout)
+    except Timeout:
+        raise LockedError(busy) from None
+    except OSError as exc:
+        raise storage_error(exc, action, path) from exc
+    try:
+        yield
+    finally:
+        lock.release()

@@ -42,8 +42,8 @@ from typing import Any
 from filelock import FileLock, Timeout
 
 from forecaster import faults
-from forecaster.errors import LockedError, ModelError, storage_error
-from forecaster.io import fsync_dir, write_text
+from forecaster.errors import ModelError, storage_error
+from forecaster.io import fsync_dir, held_lock, write_text
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +117,20 @@ def _storage(action: str, path: Path) -> Iterator[None]:
         raise storage_error(exc, action, path) from exc
 
 
+@contextlib.contextmanager
+def _writer_lock(path: Path) -> Iterator[None]:
+    """Hold the writer lock of a partial version: an OS lock the kernel frees when its holder
+    dies, so it is free only when nobody is writing that version. The lock file is removed when
+    the block ends. Raises :class:`filelock.Timeout` at once when a live process holds it."""
+    owner = FileLock(str(path), timeout=0)
+    owner.acquire()
+    try:
+        yield
+    finally:
+        owner.release()
+        path.unlink(missing_ok=True)
+
+
 class ModelStore:
     """Versioned models per series key, with a champion pointer. ``root`` is ``paths().models``.
 
@@ -157,23 +171,16 @@ class ModelStore:
     @contextlib.contextmanager
     def lock(self, key: str) -> Iterator[None]:
         """Hold the series' store lock (re-entrant within this process)."""
-        folder = self.series_dir(key)
-        path = folder / ".lock"
-        with _storage(f"create the model store's lock for {key}", path):
-            folder.mkdir(parents=True, exist_ok=True)
-            # One instance per lock file in this process, so nested use is re-entrant.
-            lock = FileLock(str(path), is_singleton=True)
-            try:
-                lock.acquire(timeout=self.lock_timeout)
-            except Timeout:
-                raise LockedError(
-                    f"the model store of {key} is locked by another process ({path}) — wait for "
-                    "it to finish (a nightly retrain, fit or `forecast models ...`) and run again"
-                ) from None
-        try:
+        path = self.series_dir(key) / ".lock"
+        with held_lock(
+            path,
+            timeout=self.lock_timeout,
+            busy=f"the model store of {key} is locked by another process ({path}) — wait for "
+            "it to finish (a nightly retrain, fit or `forecast models ...`) and run again",
+            action=f"create the model store's lock for {key}",
+            singleton=True,
+        ):
             yield
-        finally:
-            lock.release()
 
     # -- writing ---------------------------------------------------------------------------------
     def save(
@@ -191,9 +198,7 @@ class ModelStore:
         final = vdir / version
         with _storage(f"save model version {version} of {key}", final):
             vdir.mkdir(parents=True, exist_ok=True)
-            owner = FileLock(str(vdir / f"{tmp.name}.lock"), timeout=0)
-            owner.acquire()
-            try:
+            with _writer_lock(vdir / f"{tmp.name}.lock"):
                 tmp.mkdir()
                 try:
                     write(tmp)
@@ -211,9 +216,6 @@ class ModelStore:
                 finally:
                     if tmp.exists():
                         shutil.rmtree(tmp, ignore_errors=True)
-            finally:
-                owner.release()
-                Path(owner.lock_file).unlink(missing_ok=True)
         return self.info(key, version)
 
     def recover(self, key: str | None = None) -> list[Path]:
@@ -253,26 +255,17 @@ class ModelStore:
         for partial in vdir.glob(f"{_PARTIAL}*"):
             if partial.suffix == ".lock" or not partial.is_dir():
                 continue
-            owner = FileLock(str(vdir / f"{partial.name}.lock"), timeout=0)
             try:
-                owner.acquire()
+                with _writer_lock(vdir / f"{partial.name}.lock"):
+                    shutil.rmtree(partial, ignore_errors=True)
+                    removed.append(partial)
             except Timeout:
                 log.debug("%s: %s is being written by a live process; left alone", key, partial)
-                continue
-            try:
-                shutil.rmtree(partial, ignore_errors=True)
-                removed.append(partial)
-            finally:
-                owner.release()
-                Path(owner.lock_file).unlink(missing_ok=True)
         for orphan in vdir.glob(f"{_PARTIAL}*.lock"):
             if (vdir / orphan.stem).exists():
                 continue
-            owner = FileLock(str(orphan), timeout=0)
-            with contextlib.suppress(Timeout):
-                owner.acquire()
-                owner.release()
-                orphan.unlink(missing_ok=True)
+            with contextlib.suppress(Timeout), _writer_lock(orphan):
+                pass  # its writer is gone: taking it and letting go removes the file
         return removed
 
     # -- reading ---------------------------------------------------------------------------------

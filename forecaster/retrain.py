@@ -44,7 +44,6 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from filelock import FileLock, Timeout
 from pydantic import Field, model_validator
 
 from forecaster import api, executors, faults
@@ -68,7 +67,7 @@ from forecaster.errors import (
 )
 from forecaster.fitted import FittedModel
 from forecaster.intervals import level_name
-from forecaster.io import write_json, write_text
+from forecaster.io import held_lock, write_json, write_text
 from forecaster.overview import forecast_record, write_overview
 from forecaster.registry import ChampionChanged
 from forecaster.settings import paths
@@ -340,24 +339,17 @@ def run_job(
         cfg = job_config(job, nightly)
         out.key = key = series_key(cfg.data)
         lock_path = paths().locks / f"{key}.lock"
-        lock = FileLock(str(lock_path), timeout=nightly.lock_timeout)
-        try:
-            lock_path.parent.mkdir(parents=True, exist_ok=True)
-            lock.acquire()
-        except Timeout:
-            raise LockedError(
-                f"job '{job.name}' ({key}) is being retrained by another run (lock {lock_path}); "
-                "it was left alone — wait for that run to finish"
-            ) from None
-        except OSError as exc:
-            raise storage_error(exc, f"take the lock of job '{job.name}'", lock_path) from exc
-        try:
+        with held_lock(
+            lock_path,
+            timeout=nightly.lock_timeout,
+            busy=f"job '{job.name}' ({key}) is being retrained by another run (lock {lock_path}); "
+            "it was left alone — wait for that run to finish",
+            action=f"take the lock of job '{job.name}'",
+        ):
             faults.point("retrain.locked")
             series = _run_locked(job, nightly, cfg, out, force=force, dry_run=dry_run)
             if not dry_run:  # for the overview page; under the lock, so the champion stays put
                 out.forecast = _champion_forecast(out, series, cfg.backtest.levels)
-        finally:
-            lock.release()
     except ForecasterError as exc:
         out.status, out.reason = ("locked" if isinstance(exc, LockedError) else "failed"), str(exc)
     # One broken job must not stop the others; the traceback goes to the debug log.
