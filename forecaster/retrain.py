@@ -347,9 +347,9 @@ def run_job(
             action=f"take the lock of job '{job.name}'",
         ):
             faults.point("retrain.locked")
-            series = _run_locked(job, nightly, cfg, out, force=force, dry_run=dry_run)
+            series, held = _run_locked(job, nightly, cfg, out, force=force, dry_run=dry_run)
             if not dry_run:  # for the overview page; under the lock, so the champion stays put
-                out.forecast = _champion_forecast(out, series, cfg.backtest.levels)
+                out.forecast = _champion_forecast(out, series, cfg.backtest.levels, held)
     except ForecasterError as exc:
         out.status, out.reason = ("locked" if isinstance(exc, LockedError) else "failed"), str(exc)
     # One broken job must not stop the others; the traceback goes to the debug log.
@@ -401,8 +401,10 @@ def _run_locked(
     *,
     force: bool,
     dry_run: bool,
-) -> Series:
-    """The job's work under its lock; fills ``out`` and returns the series it loaded."""
+) -> tuple[Series | SeriesGroup, dict[str, FittedModel]]:
+    """The job's work under its lock; fills ``out`` and returns the series it loaded and the
+    models it holds in memory by version (the champion it loaded, the challenger it trained)."""
+    held: dict[str, FittedModel] = {}
     st = api.store()
     if st.recover(out.key):
         log.warning("%s: removed what an interrupted run left behind", out.key)
@@ -428,7 +430,7 @@ def _run_locked(
                 "skipped",
                 f"{cfg.data.source} unreachable; configured to skip (on_unreachable: skip)",
             )
-            return series
+            return series, held
         log.warning("%s: using %s data (source unreachable)", job.name, series.source)
 
     champion_info = st.info(out.key, champion_id) if champion_id else None
@@ -440,19 +442,23 @@ def _run_locked(
                 "skipped",
                 f"no new data since the champion's (data up to {end})",
             )
-            return series
+            return series, held
     if not force and (why := _tried_already(st, out.key, series, digest, champion_id)):
         out.status, out.reason = "skipped", why
-        return series
+        return series, held
     if dry_run:
         out.status = "would-train"
         out.reason = "new data" if champion_info else "no champion yet"
-        return series
+        return series, held
 
     champion = _load_champion(champion_info, job.name)
+    if champion is not None:
+        held[champion_id] = champion
     init = champion if cfg.train.warm_start else None
     result = api.fit(cfg, series=series, promote="never", init_from=init)
     out.challenger = result.version.version if result.version else None
+    if out.challenger is not None:
+        held[out.challenger] = result.model
     faults.point("retrain.trained")
     try:
         try:
@@ -477,21 +483,27 @@ def _run_locked(
         pruned = st.prune(out.key, nightly.keep_versions)
         if pruned:
             log.info("%s: removed %d old version(s)", out.key, len(pruned))
-    return series
+    return series, held
 
 
 def _champion_forecast(
-    out: JobOutcome, series: Series, levels: Sequence[float]
+    out: JobOutcome,
+    series: Series | SeriesGroup,
+    levels: Sequence[float],
+    held: dict[str, FittedModel],
 ) -> dict[str, Any] | None:
     """The champion's forecast from ``series`` with intervals at ``levels``, as plain lists
     (:func:`forecaster.overview.forecast_record`); None without a champion or when it cannot
-    forecast (a warning: the page is a convenience, the job's outcome stands without it)."""
+    forecast (a warning: the page is a convenience, the job's outcome stands without it).
+    ``held``: models already in memory by version; the champion is loaded only if it is not."""
     if out.champion_after is None:
         return None
     if isinstance(series, SeriesGroup):  # a group's page shows its first member's forecast
         series = series.members[0]
     try:
-        model = FittedModel.load(api.store().info(out.key, out.champion_after).path)
+        model = held.get(out.champion_after) or FittedModel.load(
+            api.store().info(out.key, out.champion_after).path
+        )
         return forecast_record(series, model.predict(series, levels), out.champion_after)
     except Exception as exc:  # never fail a job over the overview page's chart
         log.warning("%s: no forecast for the overview page (%s)", out.job, exc)
