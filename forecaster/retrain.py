@@ -660,7 +660,7 @@ class RunSummary:
 
     def error_line(self) -> str:
         """One line for stderr when the run did not go well (what the exit code says)."""
-        bad = [o for o in self.outcomes if o.status in ("failed", "locked", "interrupted")]
+        bad = self.failed
         said = "; ".join(f"{o.job}: {o.status} — {o.reason}" for o in bad)
         where = f" — the run summary is {self.files['text']}" if self.files else ""
         return f"{len(bad)} of {len(self.outcomes)} jobs did not run through ({said}){where}"
@@ -785,18 +785,20 @@ def _write_summary(summary: RunSummary, started: dt.datetime) -> dict[str, str]:
     # milliseconds: summaries of runs started in the same second still sort in the order they ran
     stem = f"retrain-{started:%H%M%S}{started.microsecond // 1000:03d}-{secrets.token_hex(2)}"
     files = {"json": str(folder / f"{stem}.json"), "text": str(folder / f"{stem}.txt")}
-    payload = asdict(summary)
-    payload["files"] = files
-    payload["ok"] = not summary.failed
     try:
         faults.point("retrain.summary")
-        write_json(files["json"], payload)
-        write_text(files["text"], summary.to_text() + "\n")
+        _dump(summary, files)
     except OSError as exc:
         raise SummaryNotWritten(
             str(storage_error(exc, "write the run summary", folder)), summary
         ) from exc
     return files
+
+
+def _dump(summary: RunSummary, files: dict[str, str]) -> None:
+    """The summary as JSON (with its file paths and ``ok``) and as text, at ``files``."""
+    write_json(files["json"], asdict(summary) | {"files": files, "ok": not summary.failed})
+    write_text(files["text"], summary.to_text() + "\n")
 
 
 def _write_overview(summary: RunSummary) -> None:
@@ -812,8 +814,7 @@ def _write_overview(summary: RunSummary) -> None:
         log.warning("%s", summary.warnings[-1])
         log.debug("overview failed:\n%s", traceback.format_exc())
         try:
-            write_json(summary.files["json"], asdict(summary) | {"ok": not summary.failed})
-            write_text(summary.files["text"], summary.to_text() + "\n")
+            _dump(summary, summary.files)
         except OSError:
             log.warning("the run summary could not be updated with that warning")
 
