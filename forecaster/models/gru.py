@@ -103,11 +103,7 @@ class GRURegressor(pl.LightningModule):
         int64 member ids of a group model with an embedding (None: the members' mean vector,
         for a series outside the group).
         """
-        loc, scale = window_stats(x[:, :, 0], self.hparams.scale)
-        target = normalise(x[:, :, 0], loc, scale)  # (B, L)
-        # The anchor stays in float32 under mixed precision: seasonal naive must copy values exactly.
-        with torch.autocast(x.device.type, enabled=False):
-            base = target.float() @ self.anchor_map.T  # (B, H)
+        base, target, loc, scale = self._anchor(x)
         z = torch.cat([target.unsqueeze(-1).to(x.dtype), x[:, :, 1:]], dim=-1)
         if self.embed is not None:
             e = (
@@ -123,12 +119,20 @@ class GRURegressor(pl.LightningModule):
         correction = self.head(self.dropout(last)) + self.skip(target)
         return base + self.blend * correction.float(), loc, scale
 
+    def _anchor(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """The anchor's forecast (B, H) in normalised units, the normalised target (B, L), and
+        the window's ``loc``, ``scale`` (B, 1) in units, from x: (B, L, F)."""
+        loc, scale = window_stats(x[:, :, 0], self.hparams.scale)
+        target = normalise(x[:, :, 0], loc, scale)
+        # The anchor stays in float32 under mixed precision: seasonal naive must copy values exactly.
+        with torch.autocast(x.device.type, enabled=False):
+            base = target.float() @ self.anchor_map.T
+        return base, target, loc, scale
+
     def forward_anchor(self, x: torch.Tensor) -> torch.Tensor:
         """The anchor's forecast (B, H) in units, from x: (B, L, F) -- what an untrained model says."""
-        loc, scale = window_stats(x[:, :, 0], self.hparams.scale)
-        return denormalise(
-            normalise(x[:, :, 0].float(), loc, scale) @ self.anchor_map.T, loc, scale
-        )
+        base, _, loc, scale = self._anchor(x)
+        return denormalise(base, loc, scale)
 
     def forward(self, x: torch.Tensor, member: torch.Tensor | None = None) -> torch.Tensor:
         """Forecast (batch, horizon) in target units from x: (batch, lookback, n_features) float32
