@@ -40,6 +40,16 @@ def parse_symbols(text: str, what: str = "--ticker") -> list[str]:
     return check_members(items, what)
 
 
+def group_of(text: str, ticker: bool) -> dict[str, Any] | None:
+    """``data.group`` for a comma-separated ``--ticker`` or ``--city`` (``"AAPL,MSFT"``; tickers
+    upper-cased), or None when ``text`` names one series."""
+    if "," not in text:
+        return None
+    if ticker:
+        return {"name": None, "symbols": parse_symbols(text.upper(), "--ticker")}
+    return {"name": None, "symbols": parse_symbols(text, "--city")}
+
+
 def check_members(symbols: list[str], what: str = "data.group.symbols") -> list[str]:
     """``symbols`` when they can form a group: at least two, none repeated (any case)."""
     if len(symbols) < 2:
@@ -446,13 +456,10 @@ def make_config(
     """
     over: dict[str, Any] = dict(overrides or {})
     members = ticker or city
-    group = None
-    if members and "," in members:
-        group = parse_symbols(members, "--ticker" if ticker else "--city")
+    group = group_of(members, bool(ticker)) if members else None
     if group is not None:
-        symbols = [s.upper() for s in group] if ticker else group
         over.setdefault("data.source", "yahoo" if ticker else "open-meteo")
-        over["data.group"] = {"name": over.pop("data.group.name", None), "symbols": symbols}
+        over["data.group"] = group | {"name": over.pop("data.group.name", None)}
         ticker = city = None
     if ticker:
         over.setdefault("data.source", "yahoo")

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from forecaster.config import parse_symbols
+from forecaster.config import group_of
 from forecaster.errors import ConfigError
 
 
@@ -113,10 +113,9 @@ def data_overrides(kw: dict[str, Any]) -> dict[str, Any]:
     columns = kw.get("columns")
     symbol = kw.get("ticker") or kw.get("city")
     symbol = symbol.upper() if kw.get("ticker") else symbol
-    group = None
-    if symbol and "," in symbol:  # --ticker AAPL,MSFT,IBM: a group (data.group)
-        what = "--ticker" if kw.get("ticker") else "--city"
-        group, symbol = {"name": None, "symbols": parse_symbols(symbol, what)}, None
+    group = group_of(symbol, bool(kw.get("ticker"))) if symbol else None
+    if group is not None:  # --ticker AAPL,MSFT,IBM: a group (data.group)
+        symbol = None
     out = {
         "data.source": source_of(kw),
         "data.symbol": symbol,

@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from forecaster.config import DataConfig, check_members, parse_symbols
+from forecaster.config import DataConfig, check_members
 from forecaster.data import cache, loader
 from forecaster.data.loader import Loaded, resolve
 from forecaster.data.series import Series
@@ -38,7 +38,6 @@ __all__ = [
     "member_config",
     "named_group_key",
     "store_key",
-    "parse_symbols",
 ]
 
 
