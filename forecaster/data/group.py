@@ -14,7 +14,7 @@ checked as a whole. Every problem is one line naming the group and the member:
 ``SeriesGroup.skipped``; fewer than two loaded members is still an error.
 
 The command line names a group with a comma-separated list (``--ticker AAPL,MSFT,IBM``):
-:func:`parse_symbols` splits it, :func:`~forecaster.config.make_config` turns it into
+:func:`~forecaster.config.parse_symbols` splits it, :func:`~forecaster.config.make_config` turns it into
 ``data.group``. The group's key in the model store is :func:`group_key` (``group-<name>-<interval>``).
 """
 
