@@ -121,6 +121,12 @@ def shorten(text: str, limit: int = 40) -> str:
     return text if len(text) <= limit else f"{text[: limit - 1]}…"
 
 
+def first_line(exc: BaseException, limit: int = 100) -> str:
+    """The first line of an exception's message (its type when it has none), cut to ``limit``."""
+    text = str(exc).strip()
+    return shorten(text.splitlines()[0] if text else type(exc).__name__, limit)
+
+
 def clean_options(cfg: DataConfig) -> dict[str, Any]:
     """The validation settings a config carries (``max_gap``, ``fill``, ``duplicates``)."""
     return {"max_gap": cfg.max_gap, "fill": cfg.fill, "duplicates": cfg.duplicates}

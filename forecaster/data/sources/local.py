@@ -45,18 +45,12 @@ def read_table(path: str | Path) -> pd.DataFrame:
             frame = pd.read_csv(path)
     except Exception as exc:  # pandas, pyarrow and the OS all raise their own types
         raise DataError(
-            f"cannot read '{path}' ({_first_line(exc)}) — is it a valid, complete CSV or Parquet file?"
+            f"cannot read '{path}' ({base.first_line(exc)}) — is it a valid, complete CSV or Parquet file?"
         ) from None
     if frame.shape[1] == 0 or len(frame) == 0:
         raise DataError(f"'{path}' has no rows — check the file")
     frame.columns = [str(c).strip() for c in frame.columns]
     return frame
-
-
-def _first_line(exc: BaseException, limit: int = 100) -> str:
-    text = str(exc).strip()
-    line = text.splitlines()[0] if text else type(exc).__name__
-    return line if len(line) <= limit else line[: limit - 3] + "..."
 
 
 def _parse_times(values: pd.Series) -> pd.Series | None:

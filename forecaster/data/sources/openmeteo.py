@@ -270,7 +270,7 @@ def parse_response(body: dict, interval: str, variables: list[str]) -> pd.DataFr
         naive = pd.DatetimeIndex(pd.to_datetime(block["time"]))
     except (ValueError, TypeError, OverflowError) as exc:
         raise SourceError(
-            f"Open-Meteo answered times that do not parse ({_first_line(exc)}) — retry later"
+            f"Open-Meteo answered times that do not parse ({base.first_line(exc)}) — retry later"
         ) from None
     try:
         if interval == "1h":
@@ -318,11 +318,6 @@ def _is_number(x) -> bool:
     except (ValueError, TypeError):
         return False
     return True
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return base.shorten(text.splitlines()[0] if text else type(exc).__name__, 100)
 
 
 def to_series(
