@@ -49,6 +49,10 @@ def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 
 
+def _usage_error(exc: click.UsageError, where: str) -> None:
+    click.echo(f"error: {_one_line(exc.format_message())} — see `{where} --help`", err=True)
+
+
 class ForecastGroup(click.Group):
     """Maps user-facing errors to one line and an exit code (see :mod:`forecaster.errors`).
 
@@ -61,9 +65,7 @@ class ForecastGroup(click.Group):
         try:
             return super().make_context(info_name, args, parent=parent, **extra)
         except click.UsageError as exc:  # a bad top-level option such as --data-root
-            click.echo(
-                f"error: {_one_line(exc.format_message())} — see `{info_name} --help`", err=True
-            )
+            _usage_error(exc, info_name)
             raise click.exceptions.Exit(exc.exit_code) from None
 
     def invoke(self, ctx: click.Context):
@@ -73,8 +75,7 @@ class ForecastGroup(click.Group):
             click.echo(f"error: {_one_line(exc)}", err=True)
             ctx.exit(exc.exit_code)
         except click.UsageError as exc:
-            where = exc.ctx.command_path if exc.ctx is not None else "forecast"
-            click.echo(f"error: {_one_line(exc.format_message())} — see `{where} --help`", err=True)
+            _usage_error(exc, exc.ctx.command_path if exc.ctx is not None else "forecast")
             ctx.exit(exc.exit_code)
         except KeyboardInterrupt:
             click.echo("interrupted — nothing was saved from the unfinished step", err=True)

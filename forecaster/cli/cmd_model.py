@@ -8,7 +8,12 @@ from typing import Any
 import click
 
 from forecaster.cli import cli
-from forecaster.cli.options import data_overrides, pop_series_kwargs, series_options
+from forecaster.cli.options import (
+    apply_options,
+    data_overrides,
+    pop_series_kwargs,
+    series_options,
+)
 from forecaster.settings import paths
 
 # torch and Lightning load only when a command that needs them runs, so `forecast data ...` and
@@ -43,9 +48,7 @@ def model_options(func):
         ),
         click.option("--no-progress", is_flag=True, default=False, help="Hide the progress bar."),
     ]
-    for option in reversed(options):
-        func = option(func)
-    return func
+    return apply_options(func, options)
 
 
 def device_options(func):
@@ -60,9 +63,7 @@ def device_options(func):
         click.option("--strategy", type=click.Choice(["auto", "ddp"]), help="auto or ddp."),
         click.option("--num-nodes", type=int, help="Machines in one DDP fit (see the README)."),
     ]
-    for option in reversed(options):
-        func = option(func)
-    return func
+    return apply_options(func, options)
 
 
 def build_config(kw: dict[str, Any]):

@@ -10,6 +10,13 @@ from forecaster.config import group_of
 from forecaster.errors import ConfigError
 
 
+def apply_options(func, options: list):
+    """``func`` decorated with click ``options``, the first shown first in ``--help``."""
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
 def series_options(func):
     """Add --ticker/--city/--lat/--lon/--csv/--target/... to a command."""
     options = [
@@ -75,9 +82,7 @@ def series_options(func):
             help="Do not touch the network: cache, then bundled snapshot.",
         ),
     ]
-    for option in reversed(options):
-        func = option(func)
-    return func
+    return apply_options(func, options)
 
 
 def source_of(kw: dict[str, Any]) -> str:
