@@ -363,7 +363,7 @@ def _write_forecast(
             "method": "split-conformal, scaled residuals per step",
             "calibration_origins": cal.n,
             "calibration_span": list(cal.span) if cal.span else None,
-            "levels": [lv for lv in (c[3:] for c in frame.columns if c.startswith("lo_"))],
+            "levels": [c[3:] for c in frame.columns if c.startswith("lo_")],
             "short": short,
         },
         "forecast": [
@@ -441,7 +441,7 @@ def backtest(
             return fit_model(train, cfg, progress_bar=False)
 
         notes.append(f"GRU retrained every {bcfg.refit_every} origins ({bcfg.window} window)")
-    elif model is not None and (store().versions(key) or model not in ("champion", "latest")):
+    elif model is not None and _has_saved(key, model):
         fitted, info = load_model(cfg, model)
         cfg = model_data_config(fitted, cfg)
     series = series if series is not None else load_data(cfg)
@@ -474,13 +474,24 @@ def backtest(
     )
     report = BacktestReport(result, series, key, info, notes=notes)
     if write:
-        stamp = pd.Timestamp.now(tz="UTC").strftime("%Y%m%dT%H%M%S")
-        folder = (
-            Path(out_dir) if out_dir is not None else paths().reports / f"backtest-{key}-{stamp}"
-        )
+        folder = _report_folder(key, out_dir)
         title = f"Backtest {key}: {series.target}" + (f" (model {info.version})" if info else "")
         report.files = write_report(result, series, folder, title)
     return report
+
+
+def _has_saved(key: str, model: str) -> bool:
+    """Whether ``model`` names a saved model to backtest (else one is trained first): any ref but
+    ``champion``/``latest``, or those when the series has versions."""
+    return model not in ("champion", "latest") or bool(store().versions(key))
+
+
+def _report_folder(key: str, out_dir: Path | None) -> Path:
+    """``out_dir``, or ``reports/backtest-<key>-<UTC time>`` (what the overview page links to)."""
+    if out_dir is not None:
+        return Path(out_dir)
+    stamp = pd.Timestamp.now(tz="UTC").strftime("%Y%m%dT%H%M%S")
+    return paths().reports / f"backtest-{key}-{stamp}"
 
 
 # -- groups: one global model, many series ------------------------------------------------------------
@@ -512,9 +523,8 @@ def backtest_group(
     key = store_key(cfg.data)
     group = load_group(cfg.data)
     notes: list[str] = []
-    if store().versions(key) or model not in ("champion", "latest"):
-        info = store().resolve(key, model)
-        fitted = FittedModel.load(info.path)
+    if _has_saved(key, model):
+        fitted, info = load_model(cfg, model)
         cut = fitted.group_cuts.val_end if fitted.group_cuts is not None else None
     else:
         m = cfg.model
@@ -558,8 +568,7 @@ def backtest_group(
         raise DataError(f"group {group.name}: no member has rows to backtest after the test cut")
     report = GroupBacktestReport(key, info, reports, _pooled(reports), notes)
     if write:
-        stamp = pd.Timestamp.now(tz="UTC").strftime("%Y%m%dT%H%M%S")
-        folder = Path(out_dir) if out_dir else paths().reports / f"backtest-{key}-{stamp}"
+        folder = _report_folder(key, out_dir)
         for symbol, member in reports.items():
             title = (
                 f"Backtest {key}, member {symbol}: {member.series.target} (model {info.version})"
