@@ -278,6 +278,7 @@ def predict(
     plot: bool = False,
     target: str | None = None,
     levels: Sequence[float] | None = None,
+    loaded: tuple[FittedModel, VersionInfo] | None = None,
 ) -> PredictResult:
     """Forecast the next ``horizon`` steps after the newest data, and write CSV/JSON (and HTML).
 
@@ -285,10 +286,11 @@ def predict(
     trained on another column is an error, never a silent forecast of its own target.
     ``levels``: prediction-interval levels in percent (default ``cfg.backtest.levels``; ``[]``
     none): the frame gains ``median`` and ``lo_<level>``/``hi_<level>`` columns (see
-    :mod:`forecaster.intervals`), and the plot becomes a fan chart.
+    :mod:`forecaster.intervals`), and the plot becomes a fan chart. ``loaded``: a model already
+    loaded with :func:`load_model` (e.g. a group's, for each member in turn); ``model`` is then unused.
     """
     levels = cfg.backtest.levels if levels is None else list(parse_levels(levels) if levels else [])
-    fitted, info = load_model(cfg, model)
+    fitted, info = loaded if loaded is not None else load_model(cfg, model)
     if target is not None and target != fitted.target:
         raise ModelError(
             f"model {info.version} of {info.key} forecasts '{fitted.target}', not '{target}' — "

@@ -119,6 +119,8 @@ def test_cli_group_fit_predict_and_backtest(data_root):
     assert f"Saved {KEY} version" in out and "one model, 3 series" in out
     out = run("predict", "--ticker", MEMBERS, *FLAGS[:3])
     assert len(re.findall(r"^Wrote CSV: .*forecast-yahoo-(AAPL|MSFT|IBM)-1d", out, re.M)) == 3
+    # every member's forecast names the model that made it: the group's
+    assert len(re.findall(rf"^{KEY} model ", out, re.M)) == 3
     out = run("backtest", "--ticker", MEMBERS, *FLAGS[:3], "--max-origins", "30")
     for symbol in ("AAPL", "MSFT", "IBM"):
         assert re.search(rf"^  {symbol}\s+30\s", out, re.M), out

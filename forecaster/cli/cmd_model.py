@@ -168,16 +168,18 @@ def predict_cmd(
 
     target = kw.get("target")
     cfg = build_config(kw)
-    if cfg.data.group is not None:  # each member, with the group's own model
-        model_ref = str(api.store().resolve(api.store_key(cfg.data), model_ref).path)
+    # a group: each member in turn, with the group's own model (loaded once)
+    loaded = api.load_model(cfg, model_ref) if cfg.data.group is not None else None
+    out, chosen = out_dir or paths().reports, _levels(levels)
     for member in api.member_configs(cfg):
         result = api.predict(
             member,
             model=model_ref,
-            out_dir=out_dir or paths().reports,
+            out_dir=out,
             plot=plot,
             target=target,
-            levels=_levels(levels),
+            levels=chosen,
+            loaded=loaded,
         )
         s = result.series
         unit = s.units.get(s.target, "")
