@@ -380,17 +380,18 @@ def run_backtest(
         cfg,
         forecasts,
         origins,
-        start,
-        horizon,
-        season,
-        [b for b in baselines],
-        model_name,
-        levels,
-        max(cal_start, need),
-        batch_size,
-        scale_lookback,
-        interval_scale or getattr(model, "scale_mode", "diff"),
-        interval_lag or getattr(model, "interval_lag", 1),
+        result.actuals,
+        start=start,
+        horizon=horizon,
+        season=season,
+        baselines=list(baselines),
+        model_name=model_name,
+        levels=levels,
+        cal_start=max(cal_start, need),
+        batch_size=batch_size,
+        scale_lookback=scale_lookback,
+        mode=interval_scale or getattr(model, "scale_mode", "diff"),
+        lag=interval_lag or getattr(model, "interval_lag", 1),
     )
     return replace(
         result,
@@ -456,6 +457,8 @@ def _interval_bounds(
     cfg: BacktestConfig,
     forecasts: dict[str, np.ndarray],
     origins: np.ndarray,
+    span_actual: np.ndarray,
+    *,
     start: int,
     horizon: int,
     season: int,
@@ -474,7 +477,8 @@ def _interval_bounds(
     span, so every one was fully observed before the first backtest origin. The model forecasts
     them as it is (it did not train on them); Ridge is refitted on the rows before ``cal_start`` so
     its calibration residuals are out of sample too. ``model=None`` with a model in ``forecasts``
-    (refit mode) calibrates the model walk-forward only. Residuals are scaled by the spread of the
+    (refit mode) calibrates the model walk-forward only. ``span_actual`` (n, H): the actuals of
+    ``origins``, as the result already holds them. Residuals are scaled by the spread of the
     ``scale_lookback`` steps before each origin (default the model's lookback, or the larger of the
     season and the Ridge lags without a model).
     """
@@ -493,7 +497,6 @@ def _interval_bounds(
             _check_model(model, horizon, int(cal_origins[0]))
             cal[model_name] = _predict(model, series, cal_origins, batch_size)
     cal_actual = bl.future_windows(y, cal_origins, horizon)
-    span_actual = bl.future_windows(y, origins, horizon)
     span_scale = iv.window_scale(y, origins, scale_lookback, mode, lag)
     cal_scale = iv.window_scale(y, cal_origins, scale_lookback, mode, lag)
     bounds: dict[str, dict[float, tuple[np.ndarray, np.ndarray]]] = {}
