@@ -115,6 +115,11 @@ class BacktestResult:
         return list(self.forecasts)
 
     @property
+    def has_intervals(self) -> bool:
+        """Whether the backtest scored prediction intervals (``levels`` were asked for)."""
+        return bool(self.intervals) and self.interval_metrics is not None
+
+    @property
     def n_origins(self) -> int:
         return len(self.origins)
 

@@ -471,21 +471,25 @@ def intervals_figure(result: BacktestResult) -> go.Figure:
     return fig
 
 
-def build_figures(result: BacktestResult, series: Series) -> dict[str, go.Figure]:
+def build_figures(
+    result: BacktestResult, series: Series, tables: bool = True
+) -> dict[str, go.Figure]:
     """Every figure of the report: forecasts, error_by_step, residuals, rolling_error, metrics; with
-    prediction intervals also fan (:func:`fan_figure`), coverage (by step) and intervals (table)."""
-    has_intervals = bool(result.intervals) and result.interval_metrics is not None
+    prediction intervals also fan (:func:`fan_figure`), coverage (by step) and intervals (table).
+    ``tables=False`` leaves out the two tables (metrics, intervals), which the HTML page writes as
+    HTML tables instead."""
     figures = {"forecasts": forecast_figure(result, series)}
-    if has_intervals:
+    if result.has_intervals:
         figures |= {"fan": fan_figure(result, series), "coverage": coverage_figure(result)}
     figures |= {
         "error_by_step": error_by_step_figure(result),
         "residuals": residual_figure(result),
         "rolling_error": rolling_error_figure(result),
-        "metrics": metrics_figure(result),
     }
-    if has_intervals:
-        figures["intervals"] = intervals_figure(result)
+    if tables:
+        figures["metrics"] = metrics_figure(result)
+        if result.has_intervals:
+            figures["intervals"] = intervals_figure(result)
     return figures
 
 
@@ -541,7 +545,7 @@ def _intervals_document(result: BacktestResult) -> dict | None:
     """The interval part of ``metrics.json`` (None without intervals): per method and level
     (``"80"``) the overall coverage (%), width, Winkler, pinball (units) and short origins, and the
     coverage (%) per horizon step."""
-    if not result.intervals or result.interval_metrics is None:
+    if not result.has_intervals:
         return None
     table = interval_frame(result)
     metrics: dict = {}
@@ -577,7 +581,7 @@ table.metrics th:first-child, table.metrics td:first-child { text-align: left; }
 
 def report_html(result: BacktestResult, series: Series, title: str) -> str:
     """The whole report page as one HTML string, plotly.js inlined."""
-    figures = build_figures(result, series)
+    figures = build_figures(result, series, tables=False)
     subtitle = (
         f"{result.symbol} · {result.target}{_unit(result)} · test span {_span_text(result.test_span, result.freq)}"
         f" · {result.n_origins} origins every {result.config.get('stride', 1)} step(s) · horizon {result.horizon}"
@@ -588,8 +592,7 @@ def report_html(result: BacktestResult, series: Series, title: str) -> str:
     table_html = table.reset_index().to_html(classes="metrics", border=0, escape=True, index=False)
     divs = [
         f'<div class="figure">{fig.to_html(include_plotlyjs=False, full_html=False, default_height=f"{fig.layout.height}px")}</div>'
-        for name, fig in figures.items()
-        if name not in ("metrics", "intervals")
+        for fig in figures.values()
     ]
     return "\n".join(
         [
@@ -614,7 +617,7 @@ def report_html(result: BacktestResult, series: Series, title: str) -> str:
 
 def _intervals_html(result: BacktestResult) -> list[str]:
     """The intervals table and how the intervals were calibrated (nothing without intervals)."""
-    if not result.intervals or result.interval_metrics is None:
+    if not result.has_intervals:
         return []
     rows = _interval_rows(result)
     table = rows.to_html(classes="metrics", border=0, escape=True, index=False)
