@@ -25,7 +25,7 @@ from forecaster.data import calendars
 from forecaster.data.features import FeatureSpec, build_features
 from forecaster.data.pooled import Cuts, member_bounds
 from forecaster.data.series import TRADING_DAYS, Series, is_intraday
-from forecaster.data.windows import split_origins, window_starts
+from forecaster.data.windows import origins_in, split_origins
 from forecaster.errors import DataError, ForecasterError, ModelError
 from forecaster.intervals import Calibration, level_name, window_scale
 from forecaster.io import atomic_path, write_json, write_text
@@ -218,8 +218,8 @@ class FittedModel:
         cuts = self.group_cuts
         if cuts is None:
             return split_origins(series.index, self.config, split, required=True)
-        L, H = self.lookback, self.horizon  # a group model: the group's cut, not the member's own
-        origins = window_starts(*member_bounds(series.index, cuts)[split], L + H) + L
+        # a group model: the group's cut, not the member's own
+        origins = origins_in(member_bounds(series.index, cuts)[split], self.lookback, self.horizon)
         if len(origins) == 0:
             raise DataError(
                 f"{series.symbol}: the group's {split} split holds no full window of this member"

@@ -48,10 +48,15 @@ from forecaster.data.features import (
 )
 from forecaster.data.group import SeriesGroup
 from forecaster.data.series import Series
-from forecaster.data.windows import SPLITS, SplitLoaders, WindowDataset, window_starts
+from forecaster.data.windows import (
+    SPLIT_NAMES,
+    SPLITS,
+    SplitLoaders,
+    WindowDataset,
+    origins_in,
+    window_starts,
+)
 from forecaster.errors import DataError
-
-_SPLIT_NAMES = {"train": "training", "val": "validation", "test": "test"}
 
 
 # -- splits by time across the group (pure functions) ------------------------------------------------
@@ -274,7 +279,7 @@ class GroupDataModule(SplitLoaders, pl.LightningDataModule):
             for s, b in zip(self.members, self.bounds, strict=True)
         )
         raise DataError(
-            f"group {self.name}: no member has a full {_SPLIT_NAMES[split]} window (rows {span}: "
+            f"group {self.name}: no member has a full {SPLIT_NAMES[split]} window (rows {span}: "
             f"{rows}; lookback {self.lookback} + horizon {self.horizon}) — use a longer span, other "
             "split fractions or dates, or shorter --lookback/--horizon"
         )
@@ -282,5 +287,4 @@ class GroupDataModule(SplitLoaders, pl.LightningDataModule):
     def member_origins(self, split: str) -> list[np.ndarray]:
         """Per member, the origins (rows of its own series, stride 1) of every window of ``split``:
         origin ``o`` forecasts rows ``[o, o + H)`` from ``[o - L, o)``, all inside the split."""
-        L, H = self.lookback, self.horizon
-        return [window_starts(*b[split], L + H) + L for b in self.bounds]
+        return [origins_in(b[split], self.lookback, self.horizon) for b in self.bounds]

@@ -27,7 +27,8 @@ from forecaster.data.shards import EpochBatchSampler, shard_sampler
 from forecaster.errors import ConfigError, DataError
 
 SPLITS = ("train", "val", "test")
-_SPLIT_NAMES = {"train": "training", "val": "validation", "test": "test"}
+SPLIT_NAMES = {"train": "training", "val": "validation", "test": "test"}
+"""Split -> its name in messages."""
 
 
 # -- splits and window starts (pure functions) ------------------------------------------------------
@@ -71,6 +72,12 @@ def window_starts(lo: int, hi: int, length: int, stride: int = 1) -> np.ndarray:
     return np.arange(lo, hi - length + 1, stride, dtype=np.int64)
 
 
+def origins_in(bounds: tuple[int, int], lookback: int, horizon: int) -> np.ndarray:
+    """Origins (int64 rows) of every window, stride 1, inside the rows ``bounds = [lo, hi)``:
+    origin ``o`` forecasts ``[o, o + horizon)`` from ``[o - lookback, o)``."""
+    return window_starts(*bounds, lookback + horizon) + lookback
+
+
 def split_origins(
     index: pd.DatetimeIndex, cfg: Config, split: str, *, required: bool = False
 ) -> np.ndarray:
@@ -90,11 +97,11 @@ def split_origins(
         train_end=t.train_end,
         val_end=t.val_end,
     )
-    origins = window_starts(*bounds[split], L + H) + L
+    origins = origins_in(bounds[split], L, H)
     if required and len(origins) == 0:
         lo, hi = bounds[split]
         raise DataError(
-            f"the {_SPLIT_NAMES[split]} split has {hi - lo} rows, fewer than lookback {L} + horizon "
+            f"the {SPLIT_NAMES[split]} split has {hi - lo} rows, fewer than lookback {L} + horizon "
             f"{H} — use a longer span or shorter --lookback/--horizon"
         )
     return origins
@@ -109,7 +116,7 @@ def check_split(
     if hi - lo >= need:
         return
     label = f"{series.source}:{series.symbol}"
-    what = _SPLIT_NAMES[name]
+    what = SPLIT_NAMES[name]
     if len(series) < need:
         raise DataError(
             f"{label}: {len(series)} rows is too short — lookback {lookback} + horizon {horizon} needs "
@@ -256,5 +263,4 @@ class SeriesDataModule(SplitLoaders, pl.LightningDataModule):
     def member_origins(self, split: str) -> list[np.ndarray]:
         """The origins of every window of ``split`` (stride 1), as a list of one: the
         :class:`~forecaster.data.pooled.GroupDataModule` interface for a group of one series."""
-        L, H = self.lookback, self.horizon
-        return [window_starts(*self.bounds[split], L + H) + L]
+        return [origins_in(self.bounds[split], self.lookback, self.horizon)]
