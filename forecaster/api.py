@@ -221,7 +221,7 @@ def load_model(cfg: Config, ref: str = "champion") -> tuple[FittedModel, Version
         info = st.resolve(named_group_key(name, cfg.data), "champion")
         return FittedModel.load(info.path), info
     key = store_key(cfg.data)
-    if ref in ("champion", "latest") and cfg.data.group is None and not st.versions(key):
+    if ref in ("champion", "latest") and cfg.data.group is None and not st.version_ids(key):
         info = _group_serving(st, cfg)
         if info is not None:
             log.info("%s has no model of its own; using group model %s", key, info.key)
@@ -485,7 +485,7 @@ def backtest(
 def _has_saved(key: str, model: str) -> bool:
     """Whether ``model`` names a saved model to backtest (else one is trained first): any ref but
     ``champion``/``latest``, or those when the series has versions."""
-    return model not in ("champion", "latest") or bool(store().versions(key))
+    return model not in ("champion", "latest") or bool(store().version_ids(key))
 
 
 def _report_folder(key: str, out_dir: Path | None) -> Path:

@@ -164,7 +164,7 @@ class ModelStore:
         return sorted(
             p.name
             for p in self.root.iterdir()
-            if not p.name.startswith(".") and (p / "versions").is_dir() and self.versions(p.name)
+            if not p.name.startswith(".") and self.version_ids(p.name)
         )
 
     # -- the lock ----------------------------------------------------------------------------------
@@ -288,15 +288,21 @@ class ModelStore:
             key, version, path, _read_meta(path), is_champion=(version == self.champion(key))
         )
 
-    def versions(self, key: str) -> list[VersionInfo]:
-        """All complete versions of a series, oldest first."""
+    def version_ids(self, key: str) -> list[str]:
+        """The ids of all complete versions of a series, oldest first (no meta.json is read)."""
         vdir = self._versions_dir(key)
         if not vdir.is_dir():
             return []
-        champion = self.champion(key)
-        names = sorted(
+        return sorted(
             p.name for p in vdir.iterdir() if VERSION_ID.fullmatch(p.name) and self._complete(p)
         )
+
+    def versions(self, key: str) -> list[VersionInfo]:
+        """All complete versions of a series, oldest first."""
+        names = self.version_ids(key)
+        if not names:
+            return []
+        vdir, champion = self._versions_dir(key), self.champion(key)
         return [
             VersionInfo(key, n, vdir / n, _read_meta(vdir / n), is_champion=(n == champion))
             for n in names
@@ -362,7 +368,7 @@ class ModelStore:
     def _resolve_champion(self, key: str) -> VersionInfo:
         version = self.champion_pointer(key)
         if version is None:
-            if self.versions(key):
+            if self.version_ids(key):
                 raise ModelError(
                     f"{key} has saved versions but no champion — choose one with "
                     f"`forecast models promote {key} VERSION` (see `forecast models list {key}`), "
@@ -490,7 +496,7 @@ class ModelStore:
             return []
         with self.lock(key), _storage(f"remove old versions of {key}", vdir):
             champion = self.champion(key)
-            versions = [v.version for v in self.versions(key)]
+            versions = self.version_ids(key)
             doomed = [v for v in versions[: max(len(versions) - keep, 0)] if v != champion]
             for v in doomed:
                 target = vdir / f"{_TRASH}{v}-{secrets.token_hex(2)}"

@@ -410,7 +410,7 @@ def _run_locked(
         log.warning("%s: removed what an interrupted run left behind", out.key)
     champion_id = st.champion(out.key)
     out.champion_before = out.champion_after = champion_id
-    if champion_id is None and st.versions(out.key):
+    if champion_id is None and st.version_ids(out.key):
         log.warning(
             "%s: no usable champion (CHAMPION is missing, garbled or names a missing version); "
             "tonight's challenger replaces it if it is finite",

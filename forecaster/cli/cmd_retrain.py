@@ -130,7 +130,8 @@ def models_list(key: str | None) -> None:
         versions = st.versions(k)
         if not versions:
             raise ModelError(f"no saved models for '{k}' — see `forecast models list`")
-        click.echo(f"{k}  ({len(versions)} version(s), champion {st.champion(k) or '-'})")
+        champion = next((v.version for v in versions if v.is_champion), None)
+        click.echo(f"{k}  ({len(versions)} version(s), champion {champion or '-'})")
         for v in versions:
             mark = "*" if v.is_champion else " "
             metrics = v.metrics
