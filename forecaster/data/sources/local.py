@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import re
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -159,7 +160,7 @@ def to_series(
     target: str | None = None,
     columns: list[str] | None = None,
     timezone: str | None = None,
-    offsets: list[str] | None = None,
+    offsets: Sequence[str] = (),
     calendar: str | None = None,
     **clean,
 ) -> Series:
@@ -193,7 +194,6 @@ def to_series(
             **clean,
         )
     except (OffGrid, DuplicateTimes) as exc:
-        offsets = offsets if offsets is not None else frame.attrs.get("time_offsets", [])
         if len(offsets) < 2:
             raise
         raise DataError(
