@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import subprocess
 import sys
 import time
 from typing import Any
@@ -79,6 +80,18 @@ def reset_peak() -> None:
     """Set VmHWM back to the current RSS (Linux >= 4.0)."""
     with open("/proc/self/clear_refs", "w", encoding="ascii") as fh:
         fh.write("5")
+
+
+def run_child(script: str, args: list[str], what: str) -> dict[str, Any]:
+    """Run ``script args`` in a fresh Python process (so its memory is measured alone); the JSON
+    record on the last line of its stdout. A failed child stops the benchmark, its stderr shown."""
+    done = subprocess.run(
+        [sys.executable, script, *args], capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        note(done.stderr[-3000:])
+        raise SystemExit(f"{what} failed ({done.returncode})")
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def note(msg: str) -> None:

@@ -22,12 +22,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
-import sys
 import time
 
 import numpy as np
-from _common import emit, load, machine, note, proc_status, reset_peak
+from _common import emit, load, machine, note, proc_status, reset_peak, run_child
 
 COLUMNS = (
     "temperature_2m",
@@ -129,16 +127,7 @@ def main() -> None:
     sizes = [10_000, 30_000, 100_000] if args.quick else [10_000, 100_000, 1_000_000]
     rows = []
     for points in sizes:
-        done = subprocess.run(
-            [sys.executable, __file__, "--child", str(points)],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if done.returncode != 0:
-            note(done.stderr[-3000:])
-            raise SystemExit(f"child for {points} points failed ({done.returncode})")
-        row = json.loads(done.stdout.strip().splitlines()[-1])
+        row = run_child(__file__, ["--child", str(points)], f"child for {points} points")
         row = {"bench": "memory", **row, "load": load()}
         emit(row)
         rows.append(row)

@@ -27,11 +27,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
-import sys
 import time
 
-from _common import emit, load, machine, note, proc_status, reset_peak
+from _common import emit, load, machine, note, proc_status, reset_peak, run_child
 
 LOOKBACK, HORIZON, BATCH = 60, 5, 128
 
@@ -148,31 +146,21 @@ def main() -> None:
     note(f"machine: {machine()}")
     rows = {}
     for case in ("single", "pooled", "per_window"):
-        done = subprocess.run(
-            [
-                sys.executable,
-                __file__,
-                "--child",
-                case,
-                "--members",
-                str(args.members),
-                "--points",
-                str(args.points),
-                "--per-window-batches",
-                str(args.per_window_batches),
-                "--min-windows",
-                str(args.min_windows),
-            ],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if done.returncode != 0:
-            note(done.stderr[-3000:])
-            raise SystemExit(f"child {case} failed ({done.returncode})")
+        child_args = [
+            "--child",
+            case,
+            "--members",
+            str(args.members),
+            "--points",
+            str(args.points),
+            "--per-window-batches",
+            str(args.per_window_batches),
+            "--min-windows",
+            str(args.min_windows),
+        ]
         row = {
             "bench": "pooled",
-            **json.loads(done.stdout.strip().splitlines()[-1]),
+            **run_child(__file__, child_args, f"child {case}"),
             "load": load(),
         }
         emit(row)
