@@ -65,7 +65,7 @@ def singles(tickers: list[str], quick: bool) -> tuple[list[dict[str, Any]], floa
                 "mode": "single",
                 "ticker": ticker,
                 "fit_seconds": round(seconds, 1),
-                "epochs": fit.model.meta["epochs_trained"],
+                "epochs": fit.model.meta.epochs_trained,
                 "origins": result.n_origins,
                 "gru_mae": round(float(result.metrics.loc["gru", "mae"]), 4),
                 "gru_skill": round(float(result.metrics.loc["gru", "skill"]), 4),
@@ -106,7 +106,7 @@ def group(tickers: list[str], quick: bool) -> tuple[list[dict[str, Any]], float]
             "mode": "group",
             "ticker": "(fit)",
             "fit_seconds": round(seconds, 1),
-            "epochs": fit.model.meta["epochs_trained"],
+            "epochs": fit.model.meta.epochs_trained,
         }
     )
     return rows, seconds

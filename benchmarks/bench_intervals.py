@@ -89,8 +89,8 @@ def run(name: str, variants: list[str], quick: bool) -> list[dict[str, Any]]:
     start, _ = backtest_span(series, cfg.backtest, cfg.train.test_fraction)
     train = series.until(series.index[start])
     model = fit_model(train, cfg)
-    cal_start = model.meta["splits"]["val"]
-    cal_row = int(series.index.searchsorted(pd.Timestamp(cal_start["start"])))
+    cal_start = model.meta.splits["val"]
+    cal_row = int(series.index.searchsorted(pd.Timestamp(cal_start.start)))
     rows = []
     for variant in variants:
         v = VARIANTS[variant]

@@ -62,10 +62,10 @@ def child(case: str, members: int, points: int, per_window_batches: int, min_win
     import gc
 
     import torch
+    from forecaster.data.pooled import GroupDataModule
     from torch.utils.data import DataLoader
 
     from forecaster.config import Config, override
-    from forecaster.data.pooled import GroupDataModule
     from forecaster.data.windows import SeriesDataModule
 
     torch.set_num_threads(1)

@@ -116,13 +116,11 @@ def run_case(name: str, quick: bool, extra: dict[str, Any] | None = None) -> dic
         "skill_vs_naive": round(1 - gru / float(metrics.loc["naive", "mae"]), 4),
         "val_gru_mae": round(float(val.loc["gru", "mae"]), 4),
         "val_best_baseline_mae": round(float(val.drop(index="gru")["mae"].min()), 4),
-        "anchor": (meta.get("anchor") or {}).get("name", "-"),
-        "kept_share": 0.0
-        if (meta.get("anchor") or {}).get("is_anchor")
-        else (meta.get("anchor") or {}).get("blend"),
-        "p_value": ((meta.get("anchor") or {}).get("selection") or {}).get("p_value"),
-        "epochs": meta.get("epochs_trained"),
-        "best_epoch": meta.get("best_epoch"),
+        "anchor": meta.anchor.name,
+        "kept_share": 0.0 if meta.anchor.is_anchor else meta.anchor.blend,
+        "p_value": meta.anchor.selection.get("p_value"),
+        "epochs": meta.epochs_trained,
+        "best_epoch": meta.best_epoch,
         "fit_seconds": round(fit_seconds, 1),
         "load": load(),
     }

@@ -62,26 +62,19 @@ def main(argv: list[str] | None = None) -> int:
             self.val_mae.append(float(trainer.callback_metrics["val_mae"]))
 
     record = Record()
-    real_fit_model = api.fit_model
-
-    def fit_model(series, cfg, **kw):  # api.fit's own call, plus the recorder
-        kw["callbacks"] = [*(kw.get("callbacks") or []), record]
-        return real_fit_model(series, cfg, **kw)
-
-    api.fit_model = fit_model
     overrides = TINY | {"train.devices": args.devices, "train.max_epochs": args.epochs}
     cfg = api.make_config(csv=args.csv, overrides=overrides)
-    result = api.fit(cfg, promote="always")
+    result = api.fit(cfg, promote="always", callbacks=[record])
     meta = result.model.meta
     payload = {
         "rank": result.rank,
         "pid": os.getpid(),
-        "world_size": meta.get("distributed", {}).get("world_size", 1),
-        "train_windows": meta["splits"]["train"]["windows"],
+        "world_size": (meta.distributed or {}).get("world_size", 1),
+        "train_windows": meta.splits["train"].windows,
         "epochs": record.epochs,
         "batches": record.batches,
         "val_mae": record.val_mae,
-        "best_epoch": meta["best_epoch"],
+        "best_epoch": meta.best_epoch,
         "version": result.version.version if result.version else None,
         "seconds": round(time.perf_counter() - t0, 2),
     }

@@ -23,12 +23,13 @@ import yaml
 from forecaster.config import Config, dump_config, validate_config
 from forecaster.data import calendars
 from forecaster.data.features import FeatureSpec, build_features
-from forecaster.data.pooled import Cuts, member_bounds
 from forecaster.data.series import TRADING_DAYS, Series, is_intraday
-from forecaster.data.windows import origins_in, split_origins
+from forecaster.data.splits import SPLIT_NAMES, SPLITS, Cuts, cuts_for, origins_in, split_rows
 from forecaster.errors import DataError, ForecasterError, ModelError
 from forecaster.intervals import Calibration, level_name, window_scale
 from forecaster.io import atomic_path, write_json, write_text
+from forecaster.meta import ModelMeta
+from forecaster.models import gru
 from forecaster.models.gru import GRURegressor
 
 PREDICT_BATCH = 256
@@ -80,19 +81,24 @@ def legacy_state(state: dict[str, torch.Tensor], module: GRURegressor) -> dict[s
 class FittedModel:
     """A trained network with everything needed to use it again: config, feature spec, provenance.
 
-    ``meta`` is what ``meta.json`` holds: series identity, data fingerprint and span, split spans,
-    validation metrics in target units (``val_mae``, ``val_rmse``; ``val_loss`` is normalised MSE),
-    epoch history and library versions. ``series`` is the training series (kept in memory only).
+    ``meta`` is what ``meta.json`` holds (:class:`~forecaster.meta.ModelMeta`): series identity,
+    data fingerprint and span, split spans and cuts, validation metrics in target units, epoch
+    history and library versions. ``series`` is the training series (kept in memory only), and
+    ``validation`` the evaluation the fit computed on the validation windows (in memory only).
     """
 
     module: GRURegressor
     config: Config
     spec: FeatureSpec
-    meta: dict[str, Any]
+    meta: ModelMeta
     series: Series | None = field(default=None, repr=False)
     calibration: Calibration | None = None
     """Out-of-sample residuals for prediction intervals (``calibration.json``); None for a model
     saved before intervals existed."""
+    validation: Any = field(default=None, repr=False)
+    """The fit's :class:`~forecaster.backtest.evaluate.Evaluation` of the validation windows."""
+
+    name = gru.NAME
 
     @property
     def lookback(self) -> int:
@@ -108,11 +114,11 @@ class FittedModel:
 
     @property
     def freq(self) -> str:
-        return self.meta["series"]["freq"]
+        return self.meta.series.freq
 
     @property
     def metrics(self) -> dict[str, float]:
-        return self.meta["metrics"]
+        return self.meta.metrics
 
     @property
     def scale_mode(self) -> str:
@@ -127,8 +133,8 @@ class FittedModel:
 
     def calendar_of(self, series: Series) -> str | None:
         """The exchange calendar forecasts are stamped with: the one the model was trained with
-        (``meta["series"]["calendar"]``), else the series' own (a model saved before calendars)."""
-        return self.meta["series"].get("calendar") or series.calendar
+        (``meta.series.calendar``), else the series' own (a model saved before calendars)."""
+        return self.meta.series.calendar or series.calendar
 
     def _check(self, series: Series) -> None:
         if series.freq != self.freq:
@@ -143,11 +149,28 @@ class FittedModel:
         Uses rows [o - L, o) of ``series`` only, with the saved feature spec (no refitting).
         ``origins``: int row positions with ``L <= o <= len(series)``.
         """
+        return self._forecast(series, origins, anchor=False)[0]
+
+    def forecast_with_anchor(
+        self, series: Series, origins: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The model's forecasts with its whole learned correction (blend 1) and its anchor's,
+        each (n_origins, H) float64 in target units, from one pass over the windows: the saved
+        model forecasts ``anchor + blend * (full - anchor)``."""
+        blend = float(self.module.blend)
+        self.module.blend.fill_(1.0)
+        try:
+            full, anchor = self._forecast(series, origins, anchor=True)
+        finally:
+            self.module.blend.fill_(blend)
+        return full, anchor
+
+    def _forecast(self, series: Series, origins: np.ndarray, anchor: bool) -> list[np.ndarray]:
         self._check(series)
         origins = np.asarray(origins, dtype=np.int64).reshape(-1)
         L, H = self.lookback, self.horizon
         if len(origins) == 0:
-            return np.zeros((0, H), dtype=np.float64)
+            return [np.zeros((0, H), dtype=np.float64)] * 2
         if origins.min() < L or origins.max() > len(series):
             raise DataError(
                 f"forecast origins must lie in [{L}, {len(series)}] (lookback {L}, {len(series)} rows); "
@@ -156,22 +179,22 @@ class FittedModel:
         feats = torch.from_numpy(build_features(series, self.spec))
         # (T - L + 1, F, L), a view: window o - L covers rows [o - L, o), ending just before o
         windows = feats.unfold(0, L, 1)
-        starts = torch.from_numpy(origins - L)
-        device = self.module.device
-        member = self.member_id(series)
-        out = []
+        device, member = self.module.device, self.member_id(series)
+        out: tuple[list, list] = ([], [])
         self.module.eval()
         with torch.inference_mode():
-            for chunk in starts.split(PREDICT_BATCH):
+            for chunk in torch.from_numpy(origins - L).split(PREDICT_BATCH):
                 x = windows[chunk].transpose(1, 2).contiguous().to(device)
                 ids = None if member is None else torch.full((len(x),), member, device=device)
-                out.append(self.module(x, ids).double().cpu())
-        return torch.cat(out).numpy()
+                out[0].append(self.module(x, ids).double().cpu())
+                if anchor:
+                    out[1].append(self.module.forward_anchor(x).double().cpu())
+        return [torch.cat(part).numpy() for part in out if part]
 
     @property
     def members(self) -> list[str]:
         """The symbols a group model was trained on (empty for a one-series model)."""
-        return [m["symbol"] for m in self.meta.get("group", {}).get("members", [])]
+        return self.meta.members
 
     def member_id(self, series: Series) -> int | None:
         """The embedding row of ``series`` in a group model with member embeddings: its position
@@ -205,38 +228,35 @@ class FittedModel:
         return frame
 
     def split_origins(self, split: str = "val", series: Series | None = None) -> np.ndarray:
-        """Origins (row positions) of every window of a split (stride 1), as training defined the splits.
+        """Origins (row positions) of every window of a split (stride 1), as training cut the data.
 
         Origin ``o`` forecasts rows ``[o, o + H)`` from rows ``[o - L, o)``; all of them lie inside
-        the split. Raises a DataError when the split holds no full window.
+        the split. The cut is the one the fit recorded (for a group member: the group's), else (a
+        one-series model saved before cuts were recorded) the config's cut of ``series``. Raises a
+        DataError when the split holds no full window.
         """
+        if split not in SPLITS:
+            raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
         series = series if series is not None else self.series
         if series is None:
             raise ModelError(
                 f"this model was loaded from disk — pass the series: {split} origins need it"
             )
-        cuts = self.group_cuts
-        if cuts is None:
-            return split_origins(series.index, self.config, split, required=True)
-        # a group model: the group's cut, not the member's own
-        origins = origins_in(member_bounds(series.index, cuts)[split], self.lookback, self.horizon)
+        cuts = self.cuts if self.cuts is not None else cuts_for([series.index], self.config.train)
+        lo, hi = split_rows(series.index, cuts)[split]
+        origins = origins_in((lo, hi), self.lookback, self.horizon)
         if len(origins) == 0:
+            L, H = self.lookback, self.horizon
             raise DataError(
-                f"{series.symbol}: the group's {split} split holds no full window of this member"
+                f"{series.symbol}: the {SPLIT_NAMES[split]} split has {hi - lo} rows, fewer than "
+                f"lookback {L} + horizon {H} — use a longer span or shorter --lookback/--horizon"
             )
         return origins
 
     @property
-    def group_cuts(self) -> Cuts | None:
-        """The two instants that cut every member of a group model's data into its splits."""
-        cuts = self.meta.get("group", {}).get("cuts")
-        if not cuts:
-            return None
-        val_end = cuts.get("val_end")
-        return Cuts(
-            pd.Timestamp(cuts["train_end"]),
-            pd.Timestamp(val_end) if val_end not in (None, "None") else None,
-        )
+    def cuts(self) -> Cuts | None:
+        """The two instants that cut the training data (every member of a group) into its splits."""
+        return self.meta.cuts
 
     # -- persistence --------------------------------------------------------------------------------
     def save(self, directory: Path) -> Path:
@@ -249,7 +269,7 @@ class FittedModel:
         write_json(directory / "normalization.json", self.spec.to_dict())
         if self.calibration is not None:
             write_json(directory / "calibration.json", self.calibration.to_dict())
-        write_json(directory / "meta.json", self.meta)
+        write_json(directory / "meta.json", self.meta.to_dict())
         return directory
 
     @classmethod
@@ -300,13 +320,8 @@ class FittedModel:
         return cls(module=module.eval(), config=cfg, spec=spec, meta=meta, calibration=calibration)
 
 
-def _parse_meta(path: Path) -> dict[str, Any]:
-    meta = json.loads(path.read_text("utf-8"))
-    if not isinstance(meta, dict) or "freq" not in meta.get("series", {}):
-        raise ValueError("no series.freq: not a model's meta.json")
-    if "fingerprint" not in meta.get("data", {}) or not isinstance(meta.get("metrics"), dict):
-        raise ValueError("no data.fingerprint or metrics: not a model's meta.json")
-    return meta
+def _parse_meta(path: Path) -> ModelMeta:
+    return ModelMeta.from_dict(json.loads(path.read_text("utf-8")))
 
 
 def future_index(

@@ -455,7 +455,9 @@ def _run_locked(
     if champion is not None:
         held[champion_id] = champion
     init = champion if cfg.train.warm_start else None
-    result = api.fit(cfg, series=series, promote="never", init_from=init)
+    result = api.fit(
+        cfg, series=series, promote="never", init_from=init, callbacks=faults.training_callbacks()
+    )
     out.challenger = result.version.version if result.version else None
     if out.challenger is not None:
         held[out.challenger] = result.model

@@ -17,13 +17,12 @@ import numpy as np
 import torch
 
 from forecaster.backtest.baselines import season_for
+from forecaster.backtest.evaluate import Evaluation
 from forecaster.backtest.metrics import diebold_mariano
 from forecaster.config import Config
-from forecaster.data.windows import SeriesDataModule
+from forecaster.data.windows import WindowDataModule
 from forecaster.errors import ConfigError
-from forecaster.fitted import PREDICT_BATCH
 from forecaster.models.anchor import anchor_scores, candidates
-from forecaster.models.gru import GRURegressor
 
 
 @dataclass(frozen=True)
@@ -40,7 +39,7 @@ MAX_ANCHOR_WINDOWS = 20_000
 """Training windows scored per anchor candidate (evenly spaced): plenty to rank three forecasts."""
 
 
-def choose_anchor(dm: SeriesDataModule, cfg: Config, freq: str) -> Anchor:
+def choose_anchor(dm: WindowDataModule, cfg: Config, freq: str) -> Anchor:
     """Score naive, seasonal naive and drift on the training windows; the configured or best one wins.
 
     Only the training split is read, so the choice leaks nothing from validation or test. Ties go
@@ -70,34 +69,20 @@ def choose_anchor(dm: SeriesDataModule, cfg: Config, freq: str) -> Anchor:
 BLEND_GRID = np.linspace(0.0, 1.0, 21)
 
 
-def _val_forecasts(module: GRURegressor, dm: SeriesDataModule) -> tuple[np.ndarray, ...]:
-    """The model's and the anchor's forecasts and the actuals, each (n, H) in units, on the val windows."""
-    model_fc, anchor_fc, actual = [], [], []
-    ds = dm.datasets["val"]
-    module.eval()
-    with torch.inference_mode():
-        for chunk in torch.arange(len(ds)).split(PREDICT_BATCH):
-            x, y, *member = ds[chunk]  # a group's windows may carry their member ids
-            x = x.to(module.device)
-            ids = member[0].to(module.device) if member else None
-            model_fc.append(module(x, ids).double().cpu())
-            anchor_fc.append(module.forward_anchor(x).double().cpu())
-            actual.append(y.double())
-    return tuple(torch.cat(p).numpy() for p in (model_fc, anchor_fc, actual))
-
-
 def select_correction(
-    module: GRURegressor, dm: SeriesDataModule, confidence: float, blend: bool
+    evaluation: Evaluation, horizon: int, confidence: float, blend: bool
 ) -> tuple[float, dict[str, Any]]:
     """How much of the learned correction to keep: 0 (the anchor) .. 1 (the trained model).
 
-    0 unless the trained model beats the anchor on the validation windows with ``confidence``
-    (one-sided Diebold-Mariano test on per-window MAE, Newey-West lags = horizon). Then, with
-    ``blend``, the share of the grid 0, 0.05, .., 1 with the lowest validation MAE (forecasts are
-    linear in the share), else 1. Returns the share and what decided it (MAEs in units).
+    Reads the fit's one forecast of the validation windows (``evaluation``: the model with its
+    whole correction and its anchor, every member). 0 unless the trained model beats the anchor
+    with ``confidence`` (one-sided Diebold-Mariano test on per-window MAE, Newey-West lags =
+    ``horizon``). Then, with ``blend``, the share of the grid 0, 0.05, .., 1 with the lowest
+    validation MAE (forecasts are linear in the share), else 1. Returns the share and what decided
+    it (MAEs in units).
     """
-    full, base, y = _val_forecasts(module, dm)
-    t_stat, p_value = diebold_mariano(y, full, base, lag=module.hparams.horizon)
+    full, base, y = (evaluation.stacked(p) for p in ("full", "anchor", "actuals"))
+    t_stat, p_value = diebold_mariano(y, full, base, lag=horizon)
     info: dict[str, Any] = {
         "anchor_mae": float(np.abs(base - y).mean()),
         "trained_mae": float(np.abs(full - y).mean()),

@@ -53,7 +53,7 @@ def test_fit_prints_baselines_and_saves_everything(fitted_aapl, data_root):
     meta = json.loads((info.path / "meta.json").read_text())
     assert meta["data"]["start"].startswith("2000-03-01") and meta["data"]["rows"] == 3270
     assert len(meta["data"]["fingerprint"]) == 16
-    assert {"val_gru_mae", "val_naive_mae", "val_seasonal_naive_mae"} <= set(meta["metrics"])
+    assert {"val_mae", "val_naive_mae", "val_seasonal_naive_mae"} <= set(meta["metrics"])
     assert "lookback: 60" in (info.path / "config.yaml").read_text()
 
 

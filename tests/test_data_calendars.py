@@ -19,6 +19,7 @@ from forecaster.data.series import missing_steps, validate
 from forecaster.data.sources import yahoo
 from forecaster.errors import ConfigError, DataError
 from forecaster.fitted import FittedModel, build_module, future_index
+from forecaster.meta import ModelMeta
 
 NY = "America/New_York"
 
@@ -76,7 +77,9 @@ def _untrained(series, lookback=20, horizon=5) -> FittedModel:
         {"model.lookback": lookback, "model.horizon": horizon, "model.anchor": "naive"},
     )
     spec = fit_spec(series, None, None, len(series))
-    meta = {"series": {"freq": series.freq}, "data": {"fingerprint": "x"}, "metrics": {}}
+    raw = {"series": {"freq": series.freq}, "data": {"fingerprint": "x"}, "metrics": {}}
+    raw["series"] |= {"source": series.source, "symbol": series.symbol, "target": series.target}
+    meta = ModelMeta.from_dict(raw)
     return FittedModel(build_module(cfg, spec.n_features), cfg, spec, meta)
 
 
@@ -92,7 +95,9 @@ def test_the_aapl_snapshot_cut_before_christmas_forecasts_real_sessions():
 def test_a_loaded_model_stamps_its_forecasts_with_the_calendar_it_was_trained_with(tmp_path, aapl):
     series = aapl.until("2012-12-22")
     model = _untrained(series)
-    model.meta["series"]["calendar"] = "XNYS"  # what training records (meta.json)
+    model.meta.series = replace(
+        model.meta.series, calendar="XNYS"
+    )  # what training records (meta.json)
     model.save(tmp_path / "m")
     loaded = FittedModel.load(tmp_path / "m")
     plain = replace(series, calendar=None)  # e.g. a CSV of the same prices, no --calendar

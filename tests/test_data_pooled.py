@@ -14,8 +14,10 @@ import torch
 from forecaster.config import Config, override
 from forecaster.data.features import build_features
 from forecaster.data.group import from_series
-from forecaster.data.pooled import GroupDataModule, group_cuts, member_bounds
 from forecaster.data.series import validate
+from forecaster.data.splits import cut_times as group_cuts
+from forecaster.data.splits import split_rows as member_bounds
+from forecaster.data.windows import WindowDataModule as GroupDataModule
 from forecaster.errors import DataError
 from forecaster.fitted import build_module
 

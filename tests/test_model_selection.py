@@ -14,11 +14,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecaster import api
 from forecaster.backtest import baselines as bl
+from forecaster.cli.text import anchor_summary, better_baseline_note
 from forecaster.config import Config, override
 from forecaster.data.series import validate
-from forecaster.data.windows import SeriesDataModule
+from forecaster.data.windows import WindowDataModule as SeriesDataModule
+from forecaster.meta import AnchorMeta
 from forecaster.selection import choose_anchor
 from forecaster.training import fit_model
 
@@ -83,8 +84,8 @@ def walk_fit():
 
 def test_random_walk_comes_back_as_naive(walk_fit):
     meta = walk_fit.meta
-    assert meta["anchor"]["name"] == "naive"
-    assert meta["anchor"]["is_anchor"], meta["anchor"]
+    assert meta.anchor.name == "naive"
+    assert meta.anchor.is_anchor, meta.anchor
     base = val_baselines(walk_fit)
     # the saved model *is* the naive forecast, on validation and everywhere else
     assert walk_fit.metrics["val_mae"] == pytest.approx(base["naive"], rel=1e-6)
@@ -95,19 +96,19 @@ def test_random_walk_comes_back_as_naive(walk_fit):
         rtol=1e-5,
     )
     # nothing to learn: early stopping counts from epoch 0 and ends the run early
-    assert meta["epochs_trained"] < SMALL["train.max_epochs"]
-    assert meta["history"][0]["epoch"] == 0
+    assert meta.epochs_trained < SMALL["train.max_epochs"]
+    assert meta.history[0]["epoch"] == 0
 
 
 def test_the_fit_summary_says_the_anchor_won(walk_fit):
-    line = api.anchor_summary(walk_fit)
+    line = anchor_summary(walk_fit)
     assert line == ("The GRU did not beat naive on validation; the saved model forecasts as naive.")
 
 
 def test_seasonal_series_is_anchored_at_seasonal_naive():
     model = fit_model(noisy_sine(), cfg())
     base = val_baselines(model)
-    assert model.meta["anchor"]["name"] == "seasonal_naive"
+    assert model.meta.anchor.name == "seasonal_naive"
     assert model.config.model.anchor == "seasonal_naive"  # the resolved config names it
     assert model.metrics["val_mae"] <= min(base.values()) + 1e-9
     assert base["seasonal_naive"] < 0.5 * base["naive"]
@@ -116,8 +117,8 @@ def test_seasonal_series_is_anchored_at_seasonal_naive():
 def test_ar2_is_learned_far_beyond_both_baselines():
     model = fit_model(ar2(), cfg())
     base = val_baselines(model)
-    assert not model.meta["anchor"]["is_anchor"]
-    assert model.meta["anchor"]["selection"]["p_value"] < 0.01
+    assert not model.meta.anchor.is_anchor
+    assert model.meta.anchor.selection["p_value"] < 0.01
     assert model.metrics["val_mae"] < 0.8 * min(base.values()), (model.metrics, base)
 
 
@@ -128,7 +129,7 @@ def test_anchor_choice_reads_only_the_training_split():
     frame = series.frame.copy()
     cut = SeriesDataModule(series, config)
     cut.setup()
-    train_end = cut.bounds["train"][1]
+    train_end = cut.bounds[0]["train"][1]
     frame.iloc[train_end:, 0] = np.cumsum(np.ones(len(frame) - train_end))  # a different future
     changed = SeriesDataModule(series.with_frame(frame), config)
     changed.setup()
@@ -145,22 +146,24 @@ def test_a_named_anchor_that_does_not_fit_is_a_config_error():
 
 def test_only_a_real_gain_resets_early_stopping_but_the_best_epoch_is_still_kept():
     model = fit_model(ar2(), cfg(**{"train.patience": 2, "train.min_improvement": 0.9}))
-    history = [h["val_mae"] for h in model.meta["history"]]
-    assert model.meta["epochs_trained"] == 2  # no epoch gained 90% of the anchor's MAE
-    assert model.meta["best_epoch"] == int(np.argmin(history)) > 0  # yet training helped
+    history = [h["val_mae"] for h in model.meta.history]
+    assert model.meta.epochs_trained == 2  # no epoch gained 90% of the anchor's MAE
+    assert model.meta.best_epoch == int(np.argmin(history)) > 0  # yet training helped
 
 
 def test_the_fit_summary_names_a_baseline_that_beat_the_saved_model_on_validation():
     from types import SimpleNamespace
 
-    model = SimpleNamespace(meta={"anchor": {"name": "naive", "is_anchor": True}})
+    model = SimpleNamespace(
+        name="gru", meta=SimpleNamespace(anchor=AnchorMeta("naive", is_anchor=True))
+    )
     table = pd.DataFrame(
         {"mae": [0.6923, 0.6923, 0.6858], "rmse": [0.93, 0.93, 0.92]},
         index=["gru", "naive", "drift"],
     )
-    assert api._better_baseline_note(table, model) == [
+    assert better_baseline_note(table, model) == [
         "Note: drift was 0.9% better on validation; the anchor is chosen on the training "
         "windows, where naive was best."
     ]
     table.loc["drift", "mae"] = 0.70  # the saved model is best: nothing to explain
-    assert api._better_baseline_note(table, model) == []
+    assert better_baseline_note(table, model) == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import signal
+from dataclasses import asdict
 
 import lightning.pytorch as pl
 import numpy as np
@@ -48,8 +49,8 @@ def fitted(stock):
 def test_one_epoch_fit_records_what_it_learned_from(fitted, stock):
     meta = fitted.meta
     assert fitted.module.training is False
-    assert meta["epochs_trained"] == 1 and meta["data"]["fingerprint"] == stock.fingerprint()
-    assert meta["series"] == {
+    assert meta.epochs_trained == 1 and meta.data.fingerprint == stock.fingerprint()
+    assert asdict(meta.series) == {
         "source": "snapshot",
         "symbol": "AAPL",
         "freq": "B",
@@ -58,7 +59,7 @@ def test_one_epoch_fit_records_what_it_learned_from(fitted, stock):
         "unit": "USD",
         "calendar": "XNYS",
     }
-    assert meta["data"]["rows"] == 400 and meta["splits"]["val"]["rows"] == 60
+    assert meta.data.rows == 400 and meta.splits["val"].rows == 60
     assert {"val_mae", "val_rmse", "val_loss", "test_mae"} <= set(fitted.metrics)
     assert np.isfinite(list(fitted.metrics.values())).all()
     assert fitted.config.data.covariates == [
@@ -124,10 +125,7 @@ def test_save_load_gives_identical_predictions(fitted, stock, tmp_path):
     np.testing.assert_array_equal(
         loaded.predict_origins(stock, origins), fitted.predict_origins(stock, origins)
     )
-    assert (
-        loaded.metrics == pytest.approx(fitted.metrics)
-        and loaded.meta["data"] == fitted.meta["data"]
-    )
+    assert loaded.metrics == pytest.approx(fitted.metrics) and loaded.meta == fitted.meta
     assert list(loaded.split_origins("val", stock)) == list(fitted.split_origins("val"))
     # and so do the intervals, exactly
     before, after = fitted.predict(stock, [50, 90]), loaded.predict(stock, [50, 90])
@@ -182,7 +180,7 @@ def test_fast_dev_run_and_logger_options(stock, tmp_path):
         out_dir=tmp_path,
         trainer_kwargs={"fast_dev_run": True},
     )
-    assert quick.meta["best_epoch"] is None and np.isfinite(quick.metrics["val_mae"])
+    assert quick.meta.best_epoch is None and np.isfinite(quick.metrics["val_mae"])
     if (
         importlib.util.find_spec("tensorboard") is None
         and importlib.util.find_spec("tensorboardX") is None
@@ -206,6 +204,6 @@ def test_ctrl_c_raises_keyboard_interrupt_not_system_exit(stock):
 def test_max_steps_ending_mid_epoch_keeps_the_last_weights(stock):
     # 400 rows give several batches per epoch at batch size 16; stopping after 3 steps skips validation.
     fitted = fit_model(stock, tiny(**{"train.max_steps": 3, "train.batch_size": 16}))
-    assert fitted.meta["best_epoch"] is None
+    assert fitted.meta.best_epoch is None
     out = fitted.predict(stock)
     assert out.shape == (fitted.horizon, 1) and np.isfinite(out["forecast"]).all()

@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from forecaster.config import Config, override
-from forecaster.data.windows import SeriesDataModule, split_bounds, split_origins, window_starts
+from forecaster.data.splits import cut_times, cuts_for, origins_in, split_rows, window_starts
+from forecaster.data.windows import WindowDataModule
 from forecaster.errors import DataError
 
 L, H = 10, 3
@@ -27,9 +28,13 @@ def stock(aapl):
 
 @pytest.fixture
 def dm(stock):
-    module = SeriesDataModule(stock, make_cfg())
+    module = WindowDataModule(stock, make_cfg())
     module.setup()
     return module
+
+
+def split_bounds(index, **kw):
+    return split_rows(index, cut_times([index], **kw))
 
 
 def test_split_bounds_by_fraction_and_by_date(stock):
@@ -64,12 +69,13 @@ def test_window_alignment_target_starts_right_after_lookback(dm, stock):
     torch.testing.assert_close(y[1], close[17:20])
     torch.testing.assert_close(x[0], dm.data[0:10])
     assert (
-        split_origins(stock.index, dm.cfg, "val")[0] == 140 + L
+        origins_in(split_rows(stock.index, cuts_for([stock.index], dm.cfg.train))["val"], L, H)[0]
+        == 140 + L
     )  # the first validation forecast row
 
 
 def test_no_window_straddles_two_splits(dm):
-    for name, (lo, hi) in dm.bounds.items():
+    for name, (lo, hi) in dm.bounds[0].items():
         starts = dm.datasets[name].starts.numpy()
         assert len(starts) == max(0, hi - lo - L - H + 1)
         assert starts.min() >= lo and (starts + L + H).max() <= hi
@@ -87,7 +93,7 @@ def test_windows_are_views_of_one_tensor(dm, stock):
 
 def test_loader_gathers_whole_batches_deterministically(stock):
     def first_epoch(seed):
-        module = SeriesDataModule(stock, make_cfg(**{"train.seed": seed}))
+        module = WindowDataModule(stock, make_cfg(**{"train.seed": seed}))
         module.setup()
         return list(module.train_dataloader())
 
@@ -103,7 +109,7 @@ def test_loader_gathers_whole_batches_deterministically(stock):
 def test_no_leakage_from_rows_after_the_training_split(stock, dm):
     frame = stock.frame.copy()
     frame.iloc[140:] *= 5.0
-    changed = SeriesDataModule(stock.with_frame(frame), make_cfg())
+    changed = WindowDataModule(stock.with_frame(frame), make_cfg())
     changed.setup()
     assert changed.spec == dm.spec  # scaler fitted on training rows only
     idx = torch.arange(len(dm.datasets["train"]))
@@ -113,7 +119,7 @@ def test_no_leakage_from_rows_after_the_training_split(stock, dm):
 
 def test_too_short_splits_are_clear_data_errors(stock):
     with pytest.raises(DataError, match="too short.*horizon 500") as exc:
-        SeriesDataModule(stock, make_cfg(**{"model.horizon": 500})).setup()
+        WindowDataModule(stock, make_cfg(**{"model.horizon": 500})).setup()
     assert "\n" not in str(exc.value)
     with pytest.raises(DataError, match="validation split has 30 rows.*needs 43"):
-        SeriesDataModule(stock, make_cfg(**{"model.lookback": 40})).setup()
+        WindowDataModule(stock, make_cfg(**{"model.lookback": 40})).setup()

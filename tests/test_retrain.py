@@ -16,7 +16,7 @@ import torch
 from click.testing import CliRunner
 from filelock import FileLock
 
-from forecaster import api
+from forecaster import api, fitting
 from forecaster.cli import cli
 from forecaster.fitted import FittedModel
 from forecaster.retrain import JobConfig, NightlyConfig, load_nightly, retrain, run_job
@@ -110,7 +110,7 @@ def _sabotage(monkeypatch, how):
                 how(p)
         return fitted
 
-    monkeypatch.setattr(api, "fit_model", fit_model)
+    monkeypatch.setattr(fitting, "fit_model", fit_model)  # what api.fit trains with
 
 
 def test_worse_challenger_is_not_promoted(csv_file, monkeypatch):

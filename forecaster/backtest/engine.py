@@ -35,6 +35,7 @@ from forecaster.backtest.metrics import (
 )
 from forecaster.config import BacktestConfig
 from forecaster.data.series import Series
+from forecaster.data.splits import first_test_row
 from forecaster.errors import ConfigError, DataError
 from forecaster.intervals import level_name
 
@@ -170,12 +171,8 @@ def backtest_span(
     end = _position(series.index, cfg.end) if cfg.end else total
     if cfg.start:
         start = _position(series.index, cfg.start)
-    else:
-        if not 0 < test_fraction < 1:
-            raise ConfigError(
-                f"test_fraction={test_fraction:g} must be between 0 and 1 — or give backtest start/end dates"
-            )
-        start = end - max(1, round(end * test_fraction))
+    else:  # the fit's test cut of the rows before ``end`` (the one split rule)
+        start = first_test_row(series.index[:end], test_fraction)
     if end - start <= 0:
         raise DataError(
             f"{series.source}:{series.symbol}: the backtest span holds no rows ({series.start} .. {series.end}) "

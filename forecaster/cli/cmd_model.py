@@ -14,6 +14,7 @@ from forecaster.cli.options import (
     pop_series_kwargs,
     series_options,
 )
+from forecaster.models import NAME
 from forecaster.settings import paths
 
 # torch and Lightning load only when a command that needs them runs, so `forecast data ...` and
@@ -120,12 +121,13 @@ def fit_cmd(promote: str, **kw: Any) -> None:
       forecast fit --config configs/weather_hourly.yaml --lat 52.52 --lon 13.41
       forecast fit --ticker AAPL --devices 2 --strategy ddp
     """
-    from forecaster import api
+    from forecaster import api, faults
+    from forecaster.cli.text import describe_fit
 
     cfg = build_config(kw)
-    result = api.fit(cfg, promote=promote)
+    result = api.fit(cfg, promote=promote, callbacks=faults.training_callbacks())
     if result.rank == 0:  # the other processes of a multi-device fit say nothing
-        click.echo(api.describe_fit(result))
+        click.echo(describe_fit(result))
 
 
 @cli.command("predict")
@@ -231,13 +233,15 @@ def _echo_group_backtest(report) -> None:
         table = member.result.metrics
         best = best_baseline(table["mae"].astype(float).to_dict())
         click.echo(
-            f"  {symbol:<10}{member.result.n_origins:>8}{table.loc['gru', 'mae']:>10.4g}"
-            f"{table.loc['gru', 'skill']:>+8.3f}   {best} {table.loc[best, 'mae']:.4g} "
+            f"  {symbol:<10}{member.result.n_origins:>8}{table.loc[NAME, 'mae']:>10.4g}"
+            f"{table.loc[NAME, 'skill']:>+8.3f}   {best} {table.loc[best, 'mae']:.4g} "
             f"(skill {table.loc[best, 'skill']:+.3f})"
         )
     overall = report.overall
     cov = [c for c in overall.columns if c.startswith("coverage_")]
-    click.echo("Pooled over the members (MAE over all origins, skill averaged, coverage pooled):")
+    click.echo(
+        "Pooled over the members (MAE relative to naive, averaged; skill averaged; coverage pooled):"
+    )
     click.echo(
         f"  {'method':<16}{'MAE':>10}{'skill':>9}"
         + "".join(f"{'cov' + c[9:] + '%':>9}" for c in cov)

@@ -18,6 +18,7 @@ so a saved model rebuilds exactly the features it was trained on, without refitt
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -208,11 +209,34 @@ def fit_spec(
     train_rows: int,
 ) -> FeatureSpec:
     """Choose the features and fit the covariate scaler on rows ``[0, train_rows)`` only."""
-    if train_rows < 2:
-        raise DataError(f"need at least 2 training rows to fit the scaler, got {train_rows}")
-    names = tuple(resolve_covariates(series, covariates))
-    cal = tuple(default_calendar(series.freq) if calendar is None else calendar)
-    return spec_from_rows(series.target, names, cal, raw_covariates(series, names)[:train_rows])
+    return fit_group_spec([series], covariates, calendar, [train_rows])
+
+
+def fit_group_spec(
+    members: Sequence[Series],
+    covariates: list[str] | None,
+    calendar: list[str] | None,
+    train_rows: Sequence[int],
+) -> FeatureSpec:
+    """One spec for a group (or a series, a group of one): the features the first member resolves
+    to (every member must have them), the covariate scaler fitted on rows ``[0, train_rows[i])`` of
+    every member i, so one saved spec serves every member (and a series that was not in the group)."""
+    first = members[0]
+    names = tuple(resolve_covariates(first, covariates))
+    for m in members[1:]:
+        if m.target != first.target or tuple(resolve_covariates(m, covariates)) != names:
+            raise DataError(
+                f"group member {m.symbol} has other columns than {first.symbol} (target "
+                f"{m.target} vs {first.target}) — members need the same target and covariates"
+            )
+    cal = tuple(default_calendar(first.freq) if calendar is None else calendar)
+    raw = np.concatenate(
+        [raw_covariates(m, names)[:rows] for m, rows in zip(members, train_rows, strict=True)]
+    )
+    if len(raw) < 2:
+        across = " across the group" if len(members) > 1 else ""
+        raise DataError(f"need at least 2 training rows{across} to fit the scaler, got {len(raw)}")
+    return spec_from_rows(first.target, names, cal, raw)
 
 
 def spec_from_rows(

@@ -1,9 +1,9 @@
-"""Sliding windows over one feature tensor, chronological splits, and the Lightning DataModule.
+"""Sliding windows over one feature tensor, and the Lightning DataModule of a series or a group.
 
 A window starting at row ``i`` reads inputs rows ``[i, i + L)`` (all features) and targets rows
 ``[i + L, i + L + H)`` of column 0 (the target in units). Its "origin" is ``i + L``: the first
-forecast row. Every window lies inside one split (train, then val, then test, in time order), so no
-window straddles two splits.
+forecast row. Every window lies inside one split (train, then val, then test, in time order; see
+:mod:`forecaster.data.splits`), so no window straddles two splits.
 
 Windows are never materialised: the (T, F) float32 tensor is viewed as ``(T - L - H + 1, F, L + H)``
 with :meth:`torch.Tensor.unfold` (a view, no copy) and each batch is gathered from that view with one
@@ -12,149 +12,71 @@ advanced-index operation. Memory stays O(T x F) however many windows there are.
 
 from __future__ import annotations
 
-import datetime as dt
+from collections.abc import Sequence
 
 import lightning.pytorch as pl
 import numpy as np
-import pandas as pd
 import torch
 from torch.utils.data import DataLoader, Dataset, RandomSampler, SequentialSampler
 
 from forecaster.config import Config
-from forecaster.data.features import FeatureSpec, build_features, fit_spec
+from forecaster.data.features import FeatureSpec, build_features, fit_group_spec
+from forecaster.data.group import SeriesGroup
 from forecaster.data.series import Series
 from forecaster.data.shards import EpochBatchSampler, shard_sampler
-from forecaster.errors import ConfigError, DataError
-
-SPLITS = ("train", "val", "test")
-SPLIT_NAMES = {"train": "training", "val": "validation", "test": "test"}
-"""Split -> its name in messages."""
-
-
-# -- splits and window starts (pure functions) ------------------------------------------------------
-def split_bounds(
-    index: pd.DatetimeIndex,
-    *,
-    val_fraction: float,
-    test_fraction: float,
-    train_end: dt.date | None = None,
-    val_end: dt.date | None = None,
-) -> dict[str, tuple[int, int]]:
-    """Row ranges ``[lo, hi)`` of the train, val and test splits, in time order.
-
-    By fraction of the rows (the last ``test_fraction`` is test, the ``val_fraction`` before it val),
-    or by date: train is every row before ``train_end``; val the rows before ``val_end`` (or all the
-    rest when ``val_end`` is not given); test what remains.
-    """
-    n = len(index)
-    if train_end is None and val_end is None:
-        n_test = int(round(n * test_fraction))
-        n_val = int(round(n * val_fraction))
-        a, b = n - n_val - n_test, n - n_test
-    else:
-        if train_end is None:
-            raise ConfigError(
-                "train.val_end needs train.train_end too — set both dates, or neither"
-            )
-
-        def row(date: dt.date) -> int:
-            stamp = pd.Timestamp(date)
-            stamp = stamp.tz_localize(index.tz) if index.tz is not None else stamp
-            return int(index.searchsorted(stamp, side="left"))
-
-        a = row(train_end)
-        b = row(val_end) if val_end is not None else n
-    return {"train": (0, a), "val": (a, b), "test": (b, n)}
-
-
-def window_starts(lo: int, hi: int, length: int, stride: int = 1) -> np.ndarray:
-    """Starts ``i`` (int64) of every window of ``length`` rows inside ``[lo, hi)``, ``stride`` apart."""
-    return np.arange(lo, hi - length + 1, stride, dtype=np.int64)
-
-
-def origins_in(bounds: tuple[int, int], lookback: int, horizon: int) -> np.ndarray:
-    """Origins (int64 rows) of every window, stride 1, inside the rows ``bounds = [lo, hi)``:
-    origin ``o`` forecasts ``[o, o + horizon)`` from ``[o - lookback, o)``."""
-    return window_starts(*bounds, lookback + horizon) + lookback
-
-
-def split_origins(
-    index: pd.DatetimeIndex, cfg: Config, split: str, *, required: bool = False
-) -> np.ndarray:
-    """Origins (int64 row positions) of every window of ``split``, stride 1, under ``cfg``'s splits.
-
-    Origin ``o`` forecasts rows ``[o, o + H)`` from rows ``[o - L, o)`` (L, H: ``cfg.model``), and
-    the whole window lies inside the split: the windows training validates and tests on.
-    ``required``: a one-line DataError when the split holds no full window.
-    """
-    if split not in SPLITS:
-        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
-    t, L, H = cfg.train, cfg.model.lookback, cfg.model.horizon
-    bounds = split_bounds(
-        index,
-        val_fraction=t.val_fraction,
-        test_fraction=t.test_fraction,
-        train_end=t.train_end,
-        val_end=t.val_end,
-    )
-    origins = origins_in(bounds[split], L, H)
-    if required and len(origins) == 0:
-        lo, hi = bounds[split]
-        raise DataError(
-            f"the {SPLIT_NAMES[split]} split has {hi - lo} rows, fewer than lookback {L} + horizon "
-            f"{H} — use a longer span or shorter --lookback/--horizon"
-        )
-    return origins
-
-
-def check_split(
-    series: Series, bounds: dict[str, tuple[int, int]], name: str, lookback: int, horizon: int
-) -> None:
-    """One-line DataError unless split ``name`` holds at least one full (lookback + horizon) window."""
-    lo, hi = bounds[name]
-    need = lookback + horizon
-    if hi - lo >= need:
-        return
-    label = f"{series.source}:{series.symbol}"
-    what = SPLIT_NAMES[name]
-    if len(series) < need:
-        raise DataError(
-            f"{label}: {len(series)} rows is too short — lookback {lookback} + horizon {horizon} needs "
-            f"{need} rows in the {what} split alone; use a longer span or shorter --lookback/--horizon"
-        )
-    knob = {"train": "a smaller val/test fraction", "val": "a larger train.val_fraction"}.get(
-        name, ""
-    )
-    raise DataError(
-        f"{label}: the {what} split has {hi - lo} rows but lookback {lookback} + horizon {horizon} needs "
-        f"{need} — use a longer span, {knob or 'other split dates'}, or shorter --lookback/--horizon"
-    )
+from forecaster.data.splits import (
+    SPLIT_NAMES,
+    SPLITS,
+    Bounds,
+    Cuts,
+    check_split,
+    cuts_for,
+    origins_in,
+    split_rows,
+    window_starts,
+)
+from forecaster.errors import DataError
 
 
 # -- batched window dataset -------------------------------------------------------------------------
 class WindowDataset(Dataset):
     """Windows over one shared (T, F) tensor, gathered a whole batch per ``__getitem__``.
 
-    ``data``: (T, F) float32, column 0 the target in units. ``starts``: (N,) first input row of each
-    window. ``ds[positions]`` with B positions (a list or tensor, as a BatchSampler yields them)
-    returns ``x`` (B, L, F) and ``y`` (B, H), the target in units.
+    ``data``: (T, F) float32, column 0 the target in units (for a group: the members' matrices one
+    after another). ``starts``: (N,) first input row of each window. ``members``: (N,) the member
+    of each window, returned as a third item when ``with_member`` (for a learned series
+    embedding). ``ds[positions]`` with B positions (a list or tensor, as a BatchSampler yields
+    them) returns ``x`` (B, L, F) and ``y`` (B, H), the target in units[, ``member`` (B,) int64].
     """
 
-    def __init__(self, data: torch.Tensor, starts: np.ndarray, lookback: int, horizon: int):
+    def __init__(
+        self,
+        data: torch.Tensor,
+        starts: np.ndarray,
+        lookback: int,
+        horizon: int,
+        members: np.ndarray | None = None,
+        with_member: bool = False,
+    ):
         self.data = data
         self.lookback, self.horizon = lookback, horizon
         self.windows = data.unfold(0, lookback + horizon, 1)  # (T - L - H + 1, F, L + H), a view
         self.starts = torch.as_tensor(starts, dtype=torch.long)
+        members = np.zeros(len(starts), dtype=np.int64) if members is None else members
+        self.members = torch.as_tensor(members, dtype=torch.long)
+        self.with_member = with_member
 
     def __len__(self) -> int:
         return len(self.starts)
 
-    def __getitem__(self, positions) -> tuple[torch.Tensor, torch.Tensor]:
+    def __getitem__(self, positions):
         positions = torch.as_tensor(positions, dtype=torch.long)
         single = positions.ndim == 0
-        w = self.windows[self.starts[positions.reshape(-1)]].transpose(1, 2)  # (B, L + H, F)
+        flat = positions.reshape(-1)
+        w = self.windows[self.starts[flat]].transpose(1, 2)  # (B, L + H, F)
         x, y = w[:, : self.lookback].contiguous(), w[:, self.lookback :, 0].contiguous()
-        return (x[0], y[0]) if single else (x, y)
+        out = (x, y, self.members[flat]) if self.with_member else (x, y)
+        return tuple(part[0] for part in out) if single else out
 
 
 def batch_loader(
@@ -218,49 +140,112 @@ class SplitLoaders:
         return self._loader("test", False, 4 * self.cfg.train.batch_size)
 
 
-class SeriesDataModule(SplitLoaders, pl.LightningDataModule):
-    """Features, scaler (fitted on training rows only), chronological splits and batch loaders.
+class WindowDataModule(SplitLoaders, pl.LightningDataModule):
+    """Features, scaler (fitted on training rows only), chronological splits and batch loaders for
+    one series or a group of series; one series is a group of one.
 
-    Pass ``spec`` to reuse a saved feature spec instead of fitting one (prediction, evaluation).
-    :meth:`setup` is idempotent and can be called before the Trainer does (to size the model).
-    Under a multi-device Trainer each process's loaders draw only its share of the windows
-    (:mod:`forecaster.data.shards`).
+    Layout, for M members where member i has T_i rows and F features (L = lookback, H = horizon)::
+
+        data     (sum T_i, F) float32   the members' feature matrices one after another
+        offsets  (M + 1,) int64         member i owns rows [offsets[i], offsets[i + 1]) of data
+        windows  (sum T_i - L - H + 1, F, L + H)   data.unfold(0, L + H, 1): a view, no copy
+        starts   (N,) int64             rows of data where a split's windows start
+
+    No window crosses from one member into the next, and every window lies inside one split of its
+    member (:mod:`forecaster.data.splits`: one date cut for the whole group). Memory stays
+    O(sum T_i x F) however many windows there are.
+
+    ``spec``: reuse a saved feature spec instead of fitting one. ``with_member``: batches are
+    ``(x, y, member)`` instead of ``(x, y)``. :meth:`setup` is idempotent. After it: ``data``,
+    ``offsets``, ``cuts``, ``bounds`` (per member, its row ranges per split), ``datasets`` (per
+    split) and ``counts`` (windows per member and split). Under a multi-device Trainer each
+    process's loaders draw only its share of the windows (:mod:`forecaster.data.shards`).
     """
 
-    def __init__(self, series: Series, cfg: Config, spec: FeatureSpec | None = None):
+    def __init__(
+        self,
+        group: Series | SeriesGroup | Sequence[Series],
+        cfg: Config,
+        spec: FeatureSpec | None = None,
+        *,
+        with_member: bool = False,
+    ):
         super().__init__()
-        self.series, self.cfg, self.spec = series, cfg, spec
+        members = (group,) if isinstance(group, Series) else tuple(group)
+        self.members: tuple[Series, ...] = members
+        self.name = group.name if isinstance(group, SeriesGroup) else members[0].symbol
+        self.cfg, self.spec, self.with_member = cfg, spec, with_member
         self.lookback, self.horizon = cfg.model.lookback, cfg.model.horizon
         self.data: torch.Tensor | None = None
+        self.offsets = np.zeros(len(members) + 1, dtype=np.int64)
+        self.cuts: Cuts | None = None
+        self.bounds: list[Bounds] = []
         self.datasets: dict[str, WindowDataset] = {}
-        self.bounds: dict[str, tuple[int, int]] = {}
+        self.counts: dict[str, list[int]] = {}
+
+    def member_data(self, i: int) -> torch.Tensor:
+        """Member ``i``'s (T_i, F) feature matrix: a view into ``data``."""
+        assert self.data is not None, "call setup() first"
+        return self.data[int(self.offsets[i]) : int(self.offsets[i + 1])]
 
     def setup(self, stage: str | None = None) -> None:
         if self.data is not None:
             return
-        t, m = self.cfg.train, self.cfg.model
-        self.bounds = split_bounds(
-            self.series.index,
-            val_fraction=t.val_fraction,
-            test_fraction=t.test_fraction,
-            train_end=t.train_end,
-            val_end=t.val_end,
-        )
-        for name in ("train", "val"):
-            check_split(self.series, self.bounds, name, self.lookback, self.horizon)
+        t = self.cfg.train
+        self.cuts = cuts_for([s.index for s in self.members], t)
+        self.bounds = [split_rows(s.index, self.cuts) for s in self.members]
+        self._check_splits()
         if self.spec is None:
-            self.spec = fit_spec(
-                self.series, self.cfg.data.covariates, m.calendar, self.bounds["train"][1]
+            train_rows = [b["train"][1] for b in self.bounds]
+            self.spec = fit_group_spec(
+                self.members, self.cfg.data.covariates, self.cfg.model.calendar, train_rows
             )
-        self.data = torch.from_numpy(build_features(self.series, self.spec))
-        length = self.lookback + self.horizon
-        for name, (lo, hi) in self.bounds.items():
-            stride = t.stride if name == "train" else 1
-            starts = window_starts(lo, hi, length, stride)
-            self.datasets[name] = WindowDataset(self.data, starts, self.lookback, self.horizon)
+        # one copy of the features, filled member by member; every window below is a view into it
+        self.offsets = np.concatenate([[0], np.cumsum([len(s) for s in self.members])])
+        self.data = torch.empty((int(self.offsets[-1]), self.spec.n_features), dtype=torch.float32)
+        for i, series in enumerate(self.members):
+            self.member_data(i).copy_(torch.from_numpy(build_features(series, self.spec)))
+        for split in SPLITS:
+            self.datasets[split] = self._dataset(split, t.stride if split == "train" else 1)
         self._generator = torch.Generator().manual_seed(t.seed)
 
+    def _dataset(self, split: str, stride: int) -> WindowDataset:
+        L, H = self.lookback, self.horizon
+        per_member = [
+            window_starts(lo, hi, L + H, stride) + self.offsets[i]
+            for i, (lo, hi) in enumerate(b[split] for b in self.bounds)
+        ]
+        self.counts[split] = [len(s) for s in per_member]
+        members = np.repeat(np.arange(len(self.members)), self.counts[split])
+        starts = np.concatenate(per_member)
+        return WindowDataset(self.data, starts, L, H, members, self.with_member)
+
+    def _check_splits(self) -> None:
+        """One-line DataError unless the train and val splits hold a full window (of some member)."""
+        L, H = self.lookback, self.horizon
+        if len(self.members) == 1:  # the message can name the one series' rows and the fix
+            series = self.members[0]
+            for split in ("train", "val"):
+                label = f"{series.source}:{series.symbol}"
+                check_split(label, len(series), self.bounds[0], split, L, H)
+            return
+        for split in ("train", "val"):
+            if any(len(origins_in(b[split], L, H)) for b in self.bounds):
+                continue
+            assert self.cuts is not None
+            cut = f"{self.cuts.train_end:%Y-%m-%d %H:%M %Z}"
+            span = {"train": f"before {cut}", "val": f"from {cut}"}[split]
+            rows = ", ".join(
+                f"{s.symbol} {b[split][1] - b[split][0]}"
+                for s, b in zip(self.members, self.bounds, strict=True)
+            )
+            raise DataError(
+                f"group {self.name}: no member has a full {SPLIT_NAMES[split]} window (rows {span}: "
+                f"{rows}; lookback {L} + horizon {H}) — use a longer span, other split fractions or "
+                "dates, or shorter --lookback/--horizon"
+            )
+
     def member_origins(self, split: str) -> list[np.ndarray]:
-        """The origins of every window of ``split`` (stride 1), as a list of one: the
-        :class:`~forecaster.data.pooled.GroupDataModule` interface for a group of one series."""
-        return [origins_in(self.bounds[split], self.lookback, self.horizon)]
+        """Per member, the origins (rows of its own series, stride 1) of every window of ``split``:
+        origin ``o`` forecasts rows ``[o, o + H)`` from ``[o - L, o)``, all inside the split."""
+        return [origins_in(b[split], self.lookback, self.horizon) for b in self.bounds]

@@ -29,6 +29,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from forecaster.models import NAME  # noqa: F401  (the model's own name, re-exported)
 from forecaster.models.anchor import anchor_matrix
 from forecaster.models.normalize import SCALE_MODES, denormalise, normalise, window_stats
 

@@ -1,0 +1,179 @@
+"""A model and every baseline forecast once on a split's windows, and scored: the typed
+:class:`Evaluation` that a fit's validation table, its meta, the kept share of the learned
+correction and the interval calibration all read.
+
+One series is a group of one. Per member the windows are the split's (stride 1; origin ``o``
+forecasts rows ``[o, o + H)`` from ``[o - L, o)``), the baselines read only rows before each origin
+(Ridge is fitted on the member's rows before the split, as the model trained there). A group's
+score pools its members with one rule (:func:`pooled`): each member's score divided by its naive
+score, averaged, so members on different scales (prices of 25 and 600 USD) weigh alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Protocol
+
+import numpy as np
+import pandas as pd
+
+from forecaster.backtest import baselines as bl
+from forecaster.backtest import metrics as mt
+from forecaster.backtest.engine import baseline_forecasts, usable_baselines
+from forecaster.config import BacktestConfig
+from forecaster.data.series import Series
+from forecaster.errors import DataError
+
+
+class SplitForecaster(Protocol):
+    """What is evaluated: a fitted model (see :class:`~forecaster.fitted.FittedModel`)."""
+
+    name: str
+    lookback: int
+    horizon: int
+
+    def split_origins(self, split: str, series: Series) -> np.ndarray: ...
+
+    def forecast_with_anchor(
+        self, series: Series, origins: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]: ...
+
+
+@dataclass(frozen=True)
+class MemberEvaluation:
+    """One member's windows of the split: ``origins`` (n,) rows of its series, ``actuals`` (n, H)
+    and per method its ``forecasts`` (n, H), all in the target's units (the model first).
+    ``anchor``: the model's anchor forecast (n, H), and ``full`` the model with its whole learned
+    correction (n, H): the model's forecast is ``anchor + blend * (full - anchor)``."""
+
+    symbol: str
+    origins: np.ndarray
+    actuals: np.ndarray
+    forecasts: dict[str, np.ndarray]
+    anchor: np.ndarray
+    full: np.ndarray
+
+    def errors(self, method: str) -> dict[str, float]:
+        """MAE and RMSE of ``method`` in target units, and the window count."""
+        f = self.forecasts[method]
+        return {"mae": mt.mae(self.actuals, f), "rmse": mt.rmse(self.actuals, f)} | {
+            "windows": len(self.actuals)
+        }
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """The model (``model``: its name) and the baselines on one split of every member."""
+
+    model: str
+    split: str
+    season: int
+    members: dict[str, MemberEvaluation]
+
+    @property
+    def methods(self) -> list[str]:
+        """The model, then each baseline that every member had the history for (report order)."""
+        common = set.intersection(*(set(m.forecasts) for m in self.members.values()))
+        first = next(iter(self.members.values()))
+        return [name for name in first.forecasts if name in common]
+
+    def with_blend(self, share: float) -> Evaluation:
+        """The same windows with the model's forecast at ``share`` of its learned correction."""
+        members = {
+            k: replace(
+                m, forecasts=m.forecasts | {self.model: m.anchor + share * (m.full - m.anchor)}
+            )
+            for k, m in self.members.items()
+        }
+        return replace(self, members=members)
+
+    def stacked(self, part: str) -> np.ndarray:
+        """``actuals``, ``anchor`` or ``full`` of every member, one after another: (sum n, H)."""
+        return np.concatenate([getattr(m, part) for m in self.members.values()])
+
+    def member_errors(self) -> dict[str, dict[str, dict[str, float]]]:
+        """Member -> method -> MAE, RMSE (target units) and windows."""
+        return {k: {n: m.errors(n) for n in m.forecasts} for k, m in self.members.items()}
+
+    def table(self) -> pd.DataFrame:
+        """Rows: the model, then the baselines; columns ``mae``, ``rmse``, ``windows``. For one
+        series in target units; for a group pooled by :func:`pooled` (relative to naive,
+        ``attrs["relative"]``), with ``attrs["members"]``: per member the model's MAE and the best
+        baseline's. ``attrs["season"]``: the seasonal-naive season."""
+        errors = self.member_errors()
+        methods = self.methods
+        if len(errors) == 1:
+            (only,) = errors.values()
+            rows = {name: only[name] for name in methods}
+        else:
+            rows = pooled(errors, methods)
+        table = pd.DataFrame.from_dict(rows, orient="index")
+        table.attrs["season"] = self.season
+        if len(errors) > 1:
+            table.attrs["relative"] = True
+            table.attrs["members"] = {k: _member_line(e, self.model) for k, e in errors.items()}
+        return table
+
+
+def _member_line(errors: Mapping[str, Mapping[str, float]], model: str) -> dict[str, object]:
+    best = bl.best_baseline({k: v["mae"] for k, v in errors.items()})
+    return {"model": errors[model]["mae"], "best": best, "best_mae": errors[best]["mae"]}
+
+
+def pooled(
+    per_member: Mapping[str, Mapping[str, Mapping[str, float]]], methods: Sequence[str]
+) -> dict[str, dict[str, float]]:
+    """A group's score per method: the mean over members of (the member's MAE or RMSE divided by
+    its naive forecast's), so naive scores 1.0 and members on different scales weigh alike; for a
+    group of one it ranks methods as the plain score does. ``windows``: the sum over members."""
+    out: dict[str, dict[str, float]] = {}
+    for name in methods:
+        row: dict[str, float] = {}
+        for metric in ("mae", "rmse"):
+            ratios = [_ratio(s[name][metric], s["naive"][metric]) for s in per_member.values()]
+            row[metric] = float(np.mean(ratios))
+        row["windows"] = int(sum(s[name]["windows"] for s in per_member.values()))
+        out[name] = row
+    return out
+
+
+def _ratio(value: float, naive: float) -> float:
+    return value / naive if naive > 0 else float("inf")
+
+
+def evaluate_split(
+    model: SplitForecaster,
+    members: Sequence[Series],
+    split: str,
+    bcfg: BacktestConfig,
+    *,
+    baselines: bool = True,
+) -> Evaluation:
+    """Forecast every window of ``split`` of every member once, with the model (its full
+    correction and its anchor, in one pass) and, with ``baselines``, every baseline the history
+    before the split allows. A member without a full window in the split is left out (a group
+    member with a short history); none at all is a one-line DataError."""
+    season = bcfg.season or bl.season_for(members[0].freq)
+    out: dict[str, MemberEvaluation] = {}
+    for member in members:
+        try:
+            origins = model.split_origins(split, member)
+        except DataError:
+            continue
+        out[member.symbol] = _member(model, member, origins, bcfg, season, baselines)
+    if not out:
+        raise DataError(f"no {split} window to evaluate the model on")
+    return Evaluation(model.name, split, season, out)
+
+
+def _member(model, member: Series, origins, bcfg, season: int, baselines: bool):
+    y, H = member.values, model.horizon
+    full, anchor = model.forecast_with_anchor(member, origins)
+    forecasts = {model.name: full}
+    if baselines:
+        history = int(origins[0]) - model.lookback  # the split's first row: Ridge trains before it
+        methods = usable_baselines(bcfg, season, H, history)
+        forecasts |= baseline_forecasts(y, origins, H, bcfg, season, methods, (0, history), None)
+    actuals = bl.future_windows(y, origins, H)
+    return MemberEvaluation(member.symbol, origins, actuals, forecasts, anchor, full)
