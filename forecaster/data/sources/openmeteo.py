@@ -291,12 +291,46 @@ def to_series(
 
 
 # -- the source: places, units, the archive's lag and revisions ----------------------------------------
+DECLARATION = base.Declaration(
+    flags=(
+        base.Flag(
+            (
+                base.Option(
+                    "city",
+                    "symbol",
+                    "Weather for a built-in city, e.g. greensboro, berlin (see `forecast data "
+                    "cities`).",
+                ),
+            ),
+            example="--city greensboro",
+            noun="city",
+            group=True,
+        ),
+        base.Flag(
+            (
+                base.Option("lat", "latitude", "Weather at this latitude (with --lon).", "number"),
+                base.Option(
+                    "lon", "longitude", "Weather at this longitude (with --lat).", "number"
+                ),
+            ),
+            example="--lat/--lon",
+            noun="lat/lon",
+        ),
+    ),
+    config="weather_hourly",
+    config_by_interval={"1d": "weather_daily"},
+    names=(("symbol",), ("latitude", "longitude")),
+    missing="no place given — pass --city NAME or --lat/--lon",
+)
+
+
 class OpenMeteoSource:
     """Weather from the archive, cached; new rows resume a week before the last complete one."""
 
     name = "open-meteo"
     title = NAME
     live = True
+    declaration = DECLARATION
 
     def resolve(self, cfg: DataConfig) -> base.Request:
         if cfg.calendar:

@@ -278,6 +278,8 @@ class SnapshotSource:
     name = "snapshot"
     title = "bundled snapshot"
     live = False
+    declaration = base.Declaration()
+    """No flag selects it and the default config is the generic one; :func:`named` checks the name."""
 
     def resolve(self, cfg: DataConfig) -> base.Request:
         snap = named(cfg.symbol)

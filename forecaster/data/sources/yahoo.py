@@ -303,6 +303,22 @@ def readjusted(old: pd.DataFrame, new: pd.DataFrame) -> bool:
     return not np.allclose(a, b, rtol=READJUST_RTOL, atol=0.0, equal_nan=True)
 
 
+DECLARATION = base.Declaration(
+    flags=(
+        base.Flag(
+            (base.Option("ticker", "symbol", "Stock ticker on Yahoo Finance, e.g. AAPL."),),
+            example="--ticker AAPL",
+            noun="ticker",
+            upper=True,
+            group=True,
+        ),
+    ),
+    config="stocks_daily",
+    names=(("symbol",),),
+    missing="no ticker given — pass --ticker SYMBOL or set data.symbol in the config",
+)
+
+
 class YahooSource:
     """Stock bars, cached; a refresh re-requests a few days (revised last bar) and refetches the
     whole history when Yahoo re-adjusted past prices."""
@@ -310,6 +326,7 @@ class YahooSource:
     name = "yahoo"
     title = NAME
     live = True
+    declaration = DECLARATION
 
     def resolve(self, cfg: DataConfig) -> base.Request:
         if not cfg.symbol:
