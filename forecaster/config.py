@@ -3,6 +3,8 @@
 A run is described by one :class:`Config` (data + model + train + backtest). Unknown keys and
 out-of-range values are rejected with one line that names the key, the value and what is allowed.
 The resolved config is saved beside every model (:func:`dump_config`), so any model can be rebuilt.
+A run's config is resolved by :func:`make_config` (in :mod:`forecaster.config_resolve`, importable
+from here).
 """
 
 from __future__ import annotations
@@ -38,16 +40,6 @@ def parse_symbols(text: str, what: str = "--ticker") -> list[str]:
     """
     items = [part.strip() for part in str(text).split(",") if part.strip()]
     return check_members(items, what)
-
-
-def group_of(text: str, ticker: bool) -> dict[str, Any] | None:
-    """``data.group`` for a comma-separated ``--ticker`` or ``--city`` (``"AAPL,MSFT"``; tickers
-    upper-cased), or None when ``text`` names one series."""
-    if "," not in text:
-        return None
-    if ticker:
-        return {"name": None, "symbols": parse_symbols(text.upper(), "--ticker")}
-    return {"name": None, "symbols": parse_symbols(text, "--city")}
 
 
 def check_members(symbols: list[str], what: str = "data.group.symbols") -> list[str]:
@@ -189,8 +181,11 @@ class DataConfig(StrictModel):
                 raise ValueError(
                     f"data.group lists the series; leave data.{named[0]} unset (one or the other)"
                 )
-            if self.source == "csv":
-                raise ValueError("a group's members are tickers, cities or snapshots, not files")
+            from forecaster.data.sources import SOURCES  # the registry imports this module
+
+            source = SOURCES.get(self.source)  # an unknown one is the loader's to report
+            if source is not None and source.declaration.no_group:
+                raise ValueError(source.declaration.no_group)
         return self
 
 
@@ -393,15 +388,6 @@ def load_config(name_or_path: str | Path) -> Config:
     return validate_config(read_yaml(path), origin=str(path))
 
 
-def default_config_for(source: str, interval: str | None = None) -> Config:
-    """The shipped default for a source: daily stocks or hourly weather; csv starts from the generic default."""
-    if source in ("yahoo",):
-        return load_config("stocks_daily")
-    if source == "open-meteo":
-        return load_config("weather_daily" if interval == "1d" else "weather_hourly")
-    return load_config("default")
-
-
 def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     out = dict(base)
     for key, value in over.items():
@@ -432,77 +418,11 @@ def dump_config(cfg: Config) -> str:
     return yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False)
 
 
-def _with_data(cfg: Config, **update: Any) -> Config:
-    return cfg.model_copy(update={"data": cfg.data.model_copy(update=update)})
+def __getattr__(name: str) -> Any:
+    # make_config and default_config_for live in forecaster.config_resolve, which reads the source
+    # registry; the registry's modules import this one, so they are looked up on first use.
+    if name in ("make_config", "default_config_for"):
+        from forecaster import config_resolve
 
-
-def make_config(
-    config: str | Path | Config | None = None,
-    *,
-    ticker: str | None = None,
-    city: str | None = None,
-    lat: float | None = None,
-    lon: float | None = None,
-    csv: str | Path | None = None,
-    overrides: dict[str, Any] | None = None,
-) -> Config:
-    """Resolve a run's config: a YAML file (or the default for the chosen source) plus overrides.
-
-    Exactly one of ``ticker``, ``city``, ``lat``/``lon``, ``csv`` may pick the series; otherwise the
-    config file's ``data`` section must. ``overrides`` are dotted keys (``"model.lookback": 30``).
-    A comma-separated ``ticker`` or ``city`` (``"AAPL,MSFT,IBM"``) names a group
-    (``data.group``, see :func:`parse_symbols`), which replaces a series or group the config names;
-    a single one replaces a group the config names.
-    """
-    over: dict[str, Any] = dict(overrides or {})
-    members = ticker or city
-    group = group_of(members, bool(ticker)) if members else None
-    if group is not None:
-        over.setdefault("data.source", "yahoo" if ticker else "open-meteo")
-        over["data.group"] = group | {"name": over.pop("data.group.name", None)}
-        ticker = city = None
-    if ticker:
-        over.setdefault("data.source", "yahoo")
-        over.setdefault("data.symbol", ticker.upper())
-    elif city:
-        over.setdefault("data.source", "open-meteo")
-        over.setdefault("data.symbol", city)
-    elif lat is not None or lon is not None:
-        over.setdefault("data.source", "open-meteo")
-        over.setdefault("data.latitude", lat)
-        over.setdefault("data.longitude", lon)
-    elif csv:
-        over.setdefault("data.source", "csv")
-        over.setdefault("data.path", str(csv))
-    if isinstance(config, Config):
-        base = config
-    elif config is not None:
-        base = load_config(config)
-    else:
-        source = over.get("data.source")
-        if not source:
-            raise ConfigError(
-                "no series given — pass a ticker, city, lat/lon or csv path, or a config"
-            )
-        base = default_config_for(source, over.get("data.interval"))
-    # What the command line names replaces what the config names: a group its series, a series
-    # its group (before the merge, which checks that a config names one or the other).
-    if over.get("data.group") is not None:
-        base = _with_data(base, symbol=None, latitude=None, longitude=None, path=None)
-    elif any(over.get(k) is not None for k in ("data.symbol", "data.latitude", "data.path")):
-        base = _with_data(base, group=None)
-    cfg = override(base, over)
-    # A place given one way replaces a place the config gives the other way.
-    if over.get("data.latitude") is not None and not over.get("data.symbol"):
-        cfg.data.symbol = None
-    elif over.get("data.symbol") and cfg.data.source == "open-meteo":
-        cfg.data = cfg.data.model_copy(update={"latitude": None, "longitude": None})
-    if cfg.data.group is not None:
-        return cfg
-    if cfg.data.source in ("yahoo",) and not cfg.data.symbol:
-        raise ConfigError("no ticker given — pass --ticker SYMBOL or set data.symbol in the config")
-    if cfg.data.source == "open-meteo" and not cfg.data.symbol and cfg.data.latitude is None:
-        raise ConfigError("no place given — pass --city NAME or --lat/--lon")
-    if cfg.data.source == "csv" and not cfg.data.path:
-        raise ConfigError("no file given — pass --csv PATH")
-    return cfg
+        return getattr(config_resolve, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

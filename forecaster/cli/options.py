@@ -1,4 +1,7 @@
-"""Flags shared by every command that reads a series, and their mapping onto config keys."""
+"""Flags shared by every command that reads a series, and their mapping onto config keys.
+
+The flags that pick the series are the ones the sources declare (:mod:`forecaster.data.sources.flags`).
+"""
 
 from __future__ import annotations
 
@@ -6,8 +9,7 @@ from typing import Any
 
 import click
 
-from forecaster.config import group_of
-from forecaster.errors import ConfigError
+from forecaster.data.sources import flags
 
 
 def apply_options(func, options: list):
@@ -17,22 +19,20 @@ def apply_options(func, options: list):
     return func
 
 
+_KINDS = {"text": None, "number": float, "file": click.Path(dir_okay=False)}
+"""The click type of each kind of source option (:class:`~forecaster.data.sources.base.Option`)."""
+
+
+def source_options() -> list:
+    """A click option for every option of every source's flag (``--ticker``, ``--city``, ``--lat``,
+    ``--lon``, ``--csv``), as the sources declare them, in order of precedence."""
+    return [click.option(o.flag, o.name, type=_KINDS[o.kind], help=o.help) for o in flags.options()]
+
+
 def series_options(func):
-    """Add --ticker/--city/--lat/--lon/--csv/--target/... to a command."""
+    """Add the sources' flags and --target/--interval/... to a command."""
     options = [
-        click.option("--ticker", help="Stock ticker on Yahoo Finance, e.g. AAPL."),
-        click.option(
-            "--city",
-            help="Weather for a built-in city, e.g. greensboro, berlin (see `forecast data cities`).",
-        ),
-        click.option("--lat", type=float, help="Weather at this latitude (with --lon)."),
-        click.option("--lon", type=float, help="Weather at this longitude (with --lat)."),
-        click.option(
-            "--csv",
-            "csv_path",
-            type=click.Path(dir_okay=False),
-            help="A local CSV or Parquet file.",
-        ),
+        *source_options(),
         click.option(
             "--target",
             help="Column to forecast (default: close for stocks, temperature_2m for weather).",
@@ -86,48 +86,18 @@ def series_options(func):
 
 
 def source_of(kw: dict[str, Any]) -> str:
-    """Which source the flags select; exactly one of --ticker, --city, --lat/--lon, --csv."""
-    chosen = [
-        name
-        for name, present in (
-            ("--ticker", kw.get("ticker")),
-            ("--city", kw.get("city")),
-            ("--lat/--lon", kw.get("lat") is not None or kw.get("lon") is not None),
-            ("--csv", kw.get("csv_path")),
-        )
-        if present
-    ]
-    if len(chosen) > 1:
-        raise ConfigError(f"choose one series: {' and '.join(chosen)} were both given")
-    if not chosen:
-        raise ConfigError(
-            "no series given — pass --ticker AAPL, --city greensboro, --lat/--lon or --csv FILE"
-        )
-    return {
-        "--ticker": "yahoo",
-        "--city": "open-meteo",
-        "--lat/--lon": "open-meteo",
-        "--csv": "csv",
-    }[chosen[0]]
+    """Which source the flags select; exactly one of the flags the sources declare."""
+    return flags.choose_one(kw).source
 
 
 def data_overrides(kw: dict[str, Any]) -> dict[str, Any]:
-    """Dotted config overrides (``data.*``) from the series flags; unset flags are left out."""
-    if (kw.get("lat") is None) != (kw.get("lon") is None):
-        raise ConfigError("--lat and --lon must be given together")
+    """Dotted config overrides (``data.*``) from the series flags; unset flags are left out
+    (``None``). A comma-separated ``--ticker`` or ``--city`` names a group (``data.group``)."""
     columns = kw.get("columns")
-    symbol = kw.get("ticker") or kw.get("city")
-    symbol = symbol.upper() if kw.get("ticker") else symbol
-    group = group_of(symbol, bool(kw.get("ticker"))) if symbol else None
-    if group is not None:  # --ticker AAPL,MSFT,IBM: a group (data.group)
-        symbol = None
-    out = {
-        "data.source": source_of(kw),
-        "data.symbol": symbol,
-        "data.group": group,
-        "data.latitude": kw.get("lat"),
-        "data.longitude": kw.get("lon"),
-        "data.path": kw.get("csv_path"),
+    series = {f"data.{f}": None for f in (*flags.series_fields(), "group")}
+    return {
+        **series,
+        **flags.choose_one(kw).overrides(),
         "data.target": kw.get("target"),
         "data.time_column": kw.get("time_column"),
         "data.variables": [c.strip() for c in columns.split(",") if c.strip()] if columns else None,
@@ -141,17 +111,12 @@ def data_overrides(kw: dict[str, Any]) -> dict[str, Any]:
         "data.offline": kw.get("offline"),
         "data.calendar": kw.get("calendar"),
     }
-    return out
 
 
 def pop_series_kwargs(kw: dict[str, Any]) -> dict[str, Any]:
     """Remove the series flags from a command's kwargs and return them."""
     names = (
-        "ticker",
-        "city",
-        "lat",
-        "lon",
-        "csv_path",
+        *(o.name for o in flags.options()),
         "target",
         "time_column",
         "columns",

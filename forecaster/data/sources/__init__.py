@@ -1,5 +1,7 @@
 """The data sources, by the name ``data.source`` uses. Each module implements
-:class:`~forecaster.data.sources.base.Source`; adding a source is its module plus one line here."""
+:class:`~forecaster.data.sources.base.Source`, with the declaration (flags, default config, the
+fields that name a series) that config resolution and the CLI read from here; adding a source is
+its module plus one line here."""
 
 from __future__ import annotations
 

@@ -13,15 +13,21 @@ A source answers four questions, and owns every rule of its own that the answers
 ``live`` sources (network) are cached and fall back to the cache, then the bundled snapshot; the
 others (local files, bundled data) are read directly on every load. The loader knows nothing else
 about any source, so a new one is one module plus one line in :mod:`forecaster.data.sources`.
+
+Its :class:`Declaration` says what the rest of the program needs before a request exists: the
+command-line flags that select it, the shipped config a run starts from, the ``data`` fields that
+name one series, whether its series can form a group. Config resolution and the CLI read only that
+(:mod:`forecaster.data.sources.flags`, :mod:`forecaster.config_resolve`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import numpy as np
 import pandas as pd
@@ -82,12 +88,92 @@ class Fetched:
     """For direct sources, one line for people: ``local file prices.csv``."""
 
 
+@dataclass(frozen=True)
+class Option:
+    """One command-line option of a :class:`Flag` and the ``data`` field its value fills."""
+
+    name: str
+    """The option without dashes (``ticker`` is ``--ticker``), also the keyword of
+    :func:`~forecaster.config.make_config` and of the CLI command's parameters."""
+    field: str
+    """The :class:`~forecaster.config.DataConfig` field it sets: ``symbol``, ``latitude``, ``path``."""
+    help: str
+    kind: Literal["text", "number", "file"] = "text"
+    """How the command line parses it: text, a float, or a file path (kept as text)."""
+
+    @property
+    def flag(self) -> str:
+        return f"--{self.name}"
+
+
+@dataclass(frozen=True)
+class Flag:
+    """One way the command line names a series of a source: ``--ticker``, or ``--lat`` with ``--lon``."""
+
+    options: tuple[Option, ...]
+    example: str
+    """How a user passes it, for "no series given" messages: ``--ticker AAPL``, ``--lat/--lon``."""
+    noun: str
+    """What the :func:`~forecaster.config.make_config` keyword names, for its messages: ``csv path``."""
+    upper: bool = False
+    """Values are upper-cased (tickers)."""
+    group: bool = False
+    """A comma-separated value (``AAPL,MSFT``) names a group (``data.group``) of that many series."""
+
+    @property
+    def label(self) -> str:
+        """The flag's options for messages: ``--ticker``, ``--lat/--lon``."""
+        return "/".join(o.flag for o in self.options)
+
+
+def given(value: Any) -> bool:
+    """Whether a flag's or a ``data`` field's value is set: not ``None`` and not empty text (a
+    latitude of 0 is set)."""
+    return value is not None and value != ""
+
+
+@dataclass(frozen=True)
+class Declaration:
+    """What config resolution and the command line know about a source; the rest is the adapter's."""
+
+    flags: tuple[Flag, ...] = ()
+    """The flags that select it, in order of precedence (a bundled snapshot has none)."""
+    config: str = "default"
+    """The shipped config (``configs/<name>.yaml``) a run that names no config starts from ..."""
+    config_by_interval: Mapping[str, str] = field(default_factory=dict)
+    """... or, for these ``data.interval`` values, this one (weather: ``{"1d": "weather_daily"}``)."""
+    names: tuple[tuple[str, ...], ...] = ()
+    """The ways a config names one series, each a set of ``data`` fields that must all be set:
+    ``(("symbol",), ("latitude", "longitude"))`` is a city name or coordinates. Overrides that name
+    it one way clear the others from the config (a way counts as given when its first field is;
+    latitude and longitude come together). Empty: nothing is checked here (the adapter checks)."""
+    missing: str = ""
+    """The one-line error, naming the fix, when a config (without a group) names it no way."""
+    no_group: str | None = None
+    """Why its series cannot form a group (``data.group``), as the one-line error; ``None``: they can."""
+
+    def config_for(self, interval: str | None) -> str:
+        """The name of the shipped config a run at ``interval`` starts from."""
+        return self.config_by_interval.get(interval or "", self.config)
+
+    def named_by(self, data: DataConfig) -> bool:
+        """Whether ``data`` names one series of this source (all fields of one of :attr:`names`)."""
+        if not self.names:
+            return True
+        return any(all(given(getattr(data, f)) for f in way) for way in self.names)
+
+    def fields(self) -> tuple[str, ...]:
+        """Every ``data`` field that names a series of this source, in declaration order."""
+        return tuple(dict.fromkeys(f for way in self.names for f in way))
+
+
 class Source(Protocol):
     """The protocol every adapter implements (see the module docstring)."""
 
     name: str
     title: str
     live: bool
+    declaration: Declaration
 
     def resolve(self, cfg: DataConfig) -> Request: ...
 

@@ -203,12 +203,27 @@ def to_series(
         ) from None
 
 
+DECLARATION = base.Declaration(
+    flags=(
+        base.Flag(
+            (base.Option("csv", "path", "A local CSV or Parquet file.", "file"),),
+            example="--csv FILE",
+            noun="csv path",
+        ),
+    ),
+    names=(("path",),),
+    missing="no file given — pass --csv PATH",
+    no_group="a group's members are tickers, cities or snapshots, not files",
+)
+
+
 class LocalSource:
     """A CSV or Parquet file, read on every load (never cached)."""
 
     name = "csv"
     title = "local file"
     live = False
+    declaration = DECLARATION
 
     def resolve(self, cfg: DataConfig) -> base.Request:
         if not cfg.path:

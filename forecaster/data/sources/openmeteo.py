@@ -22,7 +22,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -32,6 +31,7 @@ from forecaster.config import DataConfig
 from forecaster.data import cache
 from forecaster.data.series import Series, target_first, validate
 from forecaster.data.sources import base, http
+from forecaster.data.sources.places import CITIES, Place, resolve_place
 from forecaster.errors import ConfigError, SourceError
 
 log = logging.getLogger(__name__)
@@ -85,70 +85,12 @@ UNITS = {
     "rain_sum": "mm",
     "precipitation_hours": "h",
 }
+"""Fallback units when a response carries no ``hourly_units``/``daily_units``."""
 
 
 def units_of(columns) -> dict[str, str]:
     """The units of these canonical Open-Meteo columns (a column without one is left out)."""
     return {c: UNITS[c] for c in columns if c in UNITS}
-
-
-"""Fallback units when a response carries no ``hourly_units``/``daily_units``."""
-
-
-@dataclass(frozen=True)
-class Place:
-    """Where to fetch: a name for files and messages, coordinates (°), and an IANA time zone."""
-
-    name: str
-    latitude: float
-    longitude: float
-    tz: str | None = None
-
-
-CITIES: dict[str, Place] = {
-    p.name: p
-    for p in (
-        Place("greensboro", 36.07, -79.79, "America/New_York"),
-        Place("seattle", 47.61, -122.33, "America/Los_Angeles"),
-        Place("new_york", 40.71, -74.01, "America/New_York"),
-        Place("chicago", 41.88, -87.63, "America/Chicago"),
-        Place("san_francisco", 37.77, -122.42, "America/Los_Angeles"),
-        Place("london", 51.51, -0.13, "Europe/London"),
-        Place("berlin", 52.52, 13.41, "Europe/Berlin"),
-        Place("paris", 48.86, 2.35, "Europe/Paris"),
-        Place("tokyo", 35.68, 139.69, "Asia/Tokyo"),
-        Place("sydney", -33.87, 151.21, "Australia/Sydney"),
-    )
-}
-
-
-def city_key(name: str) -> str:
-    """``"New York"`` / ``"new-york"`` -> ``"new_york"``."""
-    return "_".join(name.strip().lower().replace("-", " ").split())
-
-
-def coords_name(latitude: float, longitude: float) -> str:
-    """A file-safe name for coordinates, to 0.01° (about 1 km): ``"35.07_-79.79"``."""
-    return f"{latitude:.2f}_{longitude:.2f}"
-
-
-def resolve_place(
-    symbol: str | None, latitude: float | None = None, longitude: float | None = None
-) -> Place:
-    """A built-in city by name, or coordinates (named by ``symbol`` when given)."""
-    if latitude is not None and longitude is not None:
-        name = city_key(symbol) if symbol else coords_name(latitude, longitude)
-        known = CITIES.get(name)
-        return Place(name, float(latitude), float(longitude), known.tz if known else None)
-    if not symbol:
-        raise ConfigError("no place given — pass --city NAME or --lat/--lon")
-    place = CITIES.get(city_key(symbol))
-    if place is None:
-        raise ConfigError(
-            f"unknown city '{symbol}' — built-in cities: {', '.join(CITIES)}; "
-            "or give coordinates with --lat/--lon"
-        )
-    return place
 
 
 def check_interval(interval: str) -> str:
@@ -349,12 +291,46 @@ def to_series(
 
 
 # -- the source: places, units, the archive's lag and revisions ----------------------------------------
+DECLARATION = base.Declaration(
+    flags=(
+        base.Flag(
+            (
+                base.Option(
+                    "city",
+                    "symbol",
+                    "Weather for a built-in city, e.g. greensboro, berlin (see `forecast data "
+                    "cities`).",
+                ),
+            ),
+            example="--city greensboro",
+            noun="city",
+            group=True,
+        ),
+        base.Flag(
+            (
+                base.Option("lat", "latitude", "Weather at this latitude (with --lon).", "number"),
+                base.Option(
+                    "lon", "longitude", "Weather at this longitude (with --lat).", "number"
+                ),
+            ),
+            example="--lat/--lon",
+            noun="lat/lon",
+        ),
+    ),
+    config="weather_hourly",
+    config_by_interval={"1d": "weather_daily"},
+    names=(("symbol",), ("latitude", "longitude")),
+    missing="no place given — pass --city NAME or --lat/--lon",
+)
+
+
 class OpenMeteoSource:
     """Weather from the archive, cached; new rows resume a week before the last complete one."""
 
     name = "open-meteo"
     title = NAME
     live = True
+    declaration = DECLARATION
 
     def resolve(self, cfg: DataConfig) -> base.Request:
         if cfg.calendar:

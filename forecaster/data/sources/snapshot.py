@@ -26,7 +26,7 @@ import pandas as pd
 from forecaster.config import DataConfig
 from forecaster.data import cache
 from forecaster.data.series import TRADING_DAYS, Series, validate
-from forecaster.data.sources import base, openmeteo, yahoo
+from forecaster.data.sources import base, openmeteo, tickers, yahoo
 from forecaster.errors import ConfigError, DataError
 from forecaster.resources import snapshots_dir
 
@@ -112,7 +112,7 @@ SNAPSHOTS: tuple[Snapshot, ...] = (
             freq=TRADING_DAYS,
             rows=("Ticker", t),
             adjust=Adjust("Adj Close", "Close", ("Open", "High", "Low")),
-            calendar=yahoo.calendar_for(t),
+            calendar=tickers.calendar_for(t),
         )
         for t in STOCK_TICKERS
     ),
@@ -278,6 +278,8 @@ class SnapshotSource:
     name = "snapshot"
     title = "bundled snapshot"
     live = False
+    declaration = base.Declaration()
+    """No flag selects it and the default config is the generic one; :func:`named` checks the name."""
 
     def resolve(self, cfg: DataConfig) -> base.Request:
         snap = named(cfg.symbol)

@@ -12,11 +12,10 @@
 :func:`to_series` validates it: daily bars are trading sessions (freq ``"B"``; holidays absent),
 intraday bars cover trading hours only (``sessions=True``: nights and weekends are absent, not gaps).
 
-Each ticker knows its exchange calendar (:func:`calendar_for`, from the ticker's form: no suffix
-is a US listing, XNYS; ``.L`` London, ``.DE`` Xetra, ``.T`` Tokyo, ... as data in
-:data:`SUFFIX_CALENDARS`): daily bars are then validated against its sessions and forecasts are
-stamped at real sessions. Currencies (``=X``), futures (``=F``), crypto pairs (``BTC-USD``) and
-unknown suffixes have none (weekdays, as before); ``data.calendar`` overrides the choice.
+Each ticker knows its exchange calendar (:func:`~.tickers.calendar_for`, from the ticker's form:
+no suffix is a US listing, XNYS; ``.L`` London, ``.DE`` Xetra, ...): daily bars are then validated
+against its sessions and forecasts are stamped at real sessions. Currencies, futures, crypto pairs
+and unknown suffixes have none (weekdays, as before); ``data.calendar`` overrides the choice.
 
 Yahoo keeps intraday bars for a limited time (``1m``: 30 days, at most 7 per request; ``2m`` ..
 ``90m``: 60 days; ``60m``/``1h``: 730 days); older starts are clamped with a notice, an end older
@@ -30,7 +29,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
-import re
 from collections.abc import Callable
 
 import numpy as np
@@ -40,6 +38,9 @@ from forecaster.config import DataConfig
 from forecaster.data import cache
 from forecaster.data.series import TRADING_DAYS, Series, target_first, validate
 from forecaster.data.sources import base, http, yfinance_call
+from forecaster.data.sources.tickers import INDEX_CALENDARS as INDEX_CALENDARS
+from forecaster.data.sources.tickers import SUFFIX_CALENDARS as SUFFIX_CALENDARS
+from forecaster.data.sources.tickers import calendar_for, check_symbol
 from forecaster.data.sources.yfinance_call import NoData
 from forecaster.errors import ConfigError, SourceError
 
@@ -79,39 +80,6 @@ OVERLAP_DAYS = {"1d": 7, "5d": 21, "1wk": 21, "1mo": 62, "3mo": 190}
 """Days re-requested before the last cached row (daily and longer bars); intraday: 1 day."""
 READJUST_RTOL = 1e-5
 """Relative change of an already-cached close that means Yahoo re-adjusted history (split/dividend)."""
-MAX_SYMBOL = 32
-"""Longest ticker accepted (Yahoo's longest, option symbols, have about 21 characters)."""
-SUFFIX_CALENDARS = {
-    "": "XNYS",  # no suffix: a US listing (NYSE, NASDAQ and NYSE American share the sessions)
-    "L": "XLON", "IL": "XLON", "DE": "XETR", "F": "XFRA", "DU": "XDUS", "HM": "XHAM",
-    "SG": "XSTU", "PA": "XPAR", "AS": "XAMS", "BR": "XBRU", "LS": "XLIS", "MI": "XMIL",
-    "MC": "XMAD", "SW": "XSWX", "VI": "XWBO", "ST": "XSTO", "HE": "XHEL", "CO": "XCSE",
-    "OL": "XOSL", "IR": "XDUB", "WA": "XWAR", "PR": "XPRA", "BD": "XBUD", "AT": "ASEX",
-    "IS": "XIST", "T": "XTKS", "HK": "XHKG", "SS": "XSHG", "KS": "XKRX", "KQ": "XKRX",
-    "TW": "XTAI", "SI": "XSES", "KL": "XKLS", "BK": "XBKK", "JK": "XIDX", "BO": "XBOM",
-    "AX": "XASX", "NZ": "XNZE", "TO": "XTSE", "V": "XTSE", "SA": "BVMF", "MX": "XMEX",
-    "BA": "XBUE", "SN": "XSGO", "JO": "XJSE", "SR": "XSAU",
-}  # fmt: skip
-"""Yahoo ticker suffix (``SAP.DE`` -> ``DE``) -> exchange calendar (ISO MIC code). Tel Aviv
-(``.TA``) is left out: exchange_calendars 4.13 cannot build XTAE."""
-INDEX_CALENDARS = {
-    "^GSPC": "XNYS", "^SPX": "XNYS", "^DJI": "XNYS", "^IXIC": "XNYS", "^NDX": "XNYS",
-    "^RUT": "XNYS", "^NYA": "XNYS", "^VIX": "XNYS", "^FTSE": "XLON", "^GDAXI": "XETR",
-    "^FCHI": "XPAR", "^N225": "XTKS", "^HSI": "XHKG", "^AXJO": "XASX", "^GSPTSE": "XTSE",
-}  # fmt: skip
-"""Indices (``^``) carry no suffix: the calendars of well-known ones; others have none."""
-_CRYPTO = re.compile(r"[A-Z0-9]+-(USD|USDT|USDC|EUR|GBP|JPY|BTC|ETH|CAD|AUD|CHF|KRW|INR)")
-
-
-def calendar_for(symbol: str) -> str | None:
-    """The exchange calendar of a Yahoo ticker, from its form (``None``: no exchange calendar)."""
-    ticker = symbol.strip().upper()
-    if ticker.startswith("^"):
-        return INDEX_CALENDARS.get(ticker)
-    if "=" in ticker or _CRYPTO.fullmatch(ticker):  # currencies, futures, crypto pairs
-        return None
-    suffix = ticker.rsplit(".", 1)[1] if "." in ticker else ""
-    return SUFFIX_CALENDARS.get(suffix)
 
 
 def check_interval(interval: str) -> str:
@@ -125,25 +93,6 @@ def check_interval(interval: str) -> str:
 
 def is_intraday(interval: str) -> bool:
     return interval in INTRADAY_FREQ
-
-
-def check_symbol(symbol: str) -> str:
-    """Return ``symbol`` if it can be a Yahoo Finance ticker, else raise a one-line ConfigError."""
-    why = (
-        f"{len(symbol):,} characters; tickers have at most {MAX_SYMBOL}"
-        if len(symbol) > MAX_SYMBOL
-        else "it contains spaces or control characters"
-        if not symbol.isprintable() or any(c.isspace() for c in symbol)
-        else "a comma-separated list names a group, which this command does not take"
-        if "," in symbol
-        else None
-    )
-    if why:
-        raise ConfigError(
-            f"'{base.shorten(symbol, 24)}' is not a Yahoo Finance ticker ({why}) — check --ticker "
-            "(e.g. AAPL, ^GSPC, BRK-B)"
-        )
-    return symbol
 
 
 # -- request span ------------------------------------------------------------------------------------
@@ -354,6 +303,22 @@ def readjusted(old: pd.DataFrame, new: pd.DataFrame) -> bool:
     return not np.allclose(a, b, rtol=READJUST_RTOL, atol=0.0, equal_nan=True)
 
 
+DECLARATION = base.Declaration(
+    flags=(
+        base.Flag(
+            (base.Option("ticker", "symbol", "Stock ticker on Yahoo Finance, e.g. AAPL."),),
+            example="--ticker AAPL",
+            noun="ticker",
+            upper=True,
+            group=True,
+        ),
+    ),
+    config="stocks_daily",
+    names=(("symbol",),),
+    missing="no ticker given — pass --ticker SYMBOL or set data.symbol in the config",
+)
+
+
 class YahooSource:
     """Stock bars, cached; a refresh re-requests a few days (revised last bar) and refetches the
     whole history when Yahoo re-adjusted past prices."""
@@ -361,6 +326,7 @@ class YahooSource:
     name = "yahoo"
     title = NAME
     live = True
+    declaration = DECLARATION
 
     def resolve(self, cfg: DataConfig) -> base.Request:
         if not cfg.symbol:
