@@ -12,7 +12,6 @@ correction after), on the one forecast of the validation windows that
 from __future__ import annotations
 
 import logging
-import os
 import sys
 import tempfile
 import time
@@ -136,8 +135,6 @@ class TrainRun:
 def _train(module, dm, cfg: Config, progress_bar, callbacks, out_dir, trainer_kwargs) -> TrainRun:
     """Validate the untrained model (epoch 0), train, and load the best epoch's weights."""
     t = cfg.train
-    if t.deterministic:
-        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # deterministic cuBLAS on CUDA
     precision = resolve_precision(t.precision, t.accelerator)
     # The bar is for people watching a terminal; in cron logs and pipes it is noise.
     show_bar = (t.progress_bar and sys.stderr.isatty()) if progress_bar is None else progress_bar
