@@ -206,21 +206,31 @@ class JobOutcome:
     """Where the job ran: host and pid (and the Ray node and worker ids on Ray)."""
 
 
+def holdout_backtest(own: BacktestConfig, max_origins: int) -> BacktestConfig:
+    """The job's own backtest settings (season, moving average, Ridge, stride, interval window)
+    for the holdout: the newest origins (at most ``max_origins``), the trained model as it is."""
+    return own.model_copy(
+        update={"max_origins": max_origins, "start": None, "end": None, "refit_every": 0}
+    )
+
+
 def score_on_holdout(
     models: dict[str, FittedModel],
     series: Series,
     fraction: float,
     max_origins: int,
     levels: Sequence[float] = (),
+    own: BacktestConfig | None = None,
 ) -> tuple[dict[str, dict[str, float]], int]:
     """Score each model and every baseline with the backtest engine on identical recent origins.
 
     Returns ``{name: {metric: value}}`` for every model and baseline, and the origin count. A
     method whose forecasts are not finite scores ``inf`` (never promoted, never the best baseline).
     With ``levels`` (percent) each also gets ``coverage_<level>``: the holdout coverage (%) of its
-    conformal intervals (calibrated by the engine on the rows before the holdout).
+    conformal intervals (calibrated by the engine on the rows before the holdout). ``own``: the
+    job's backtest settings (:func:`holdout_backtest`).
     """
-    cfg = BacktestConfig(max_origins=max_origins)
+    cfg = holdout_backtest(own or BacktestConfig(), max_origins)
     scores: dict[str, dict[str, float]] = {}
     n_origins = 0
     for name, model in models.items():
@@ -255,6 +265,7 @@ def score_group_on_holdout(
     group: SeriesGroup,
     nightly: NightlyConfig,
     levels: Sequence[float] = (),
+    own: BacktestConfig | None = None,
 ) -> tuple[dict[str, dict[str, float]], int, dict[str, dict[str, dict[str, float]]]]:
     """A group model's holdout: every member scored on its own newest rows (:func:`score_on_holdout`),
     then pooled. Members are on different scales (prices of 25 and 600 USD), so a method's pooled
@@ -267,7 +278,12 @@ def score_group_on_holdout(
     for member in group:
         try:
             scores, n = score_on_holdout(
-                models, member, nightly.holdout_fraction, nightly.max_holdout_origins, levels
+                models,
+                member,
+                nightly.holdout_fraction,
+                nightly.max_holdout_origins,
+                levels,
+                own,
             )
         except DataError as exc:
             log.info("%s: left out of the holdout (%s)", member.symbol, exc)
@@ -550,12 +566,13 @@ def _decide(
         out.reason = "challenger diverged (non-finite validation error); not promoted"
         return
     models = {"challenger": result.model} | ({"champion": champion} if champion is not None else {})
-    levels = result.model.config.backtest.levels
+    own = result.model.config.backtest  # the job's own backtest settings
+    levels = own.levels
     if isinstance(series, SeriesGroup):
-        scores, n_origins, per_member = score_group_on_holdout(models, series, nightly, levels)
+        scores, n_origins, per_member = score_group_on_holdout(models, series, nightly, levels, own)
     else:
         scores, n_origins = score_on_holdout(
-            models, series, nightly.holdout_fraction, nightly.max_holdout_origins, levels
+            models, series, nightly.holdout_fraction, nightly.max_holdout_origins, levels, own
         )
         per_member = {}
     metric, margin = nightly.metric, nightly.margin

@@ -17,6 +17,8 @@ from click.testing import CliRunner
 from filelock import FileLock
 
 from forecaster import api
+from forecaster.backtest.baselines import BASELINES
+from forecaster.backtest.engine import run_backtest
 from forecaster.cli import cli
 from forecaster.fitted import FittedModel
 from forecaster.retrain import JobConfig, NightlyConfig, load_nightly, retrain, run_job
@@ -91,6 +93,26 @@ def test_no_new_data_is_skipped_and_exit_zero(csv_file, tmp_path):
     result = CliRunner().invoke(cli, ["retrain", "--config", str(yaml_path)])
     assert result.exit_code == 0, result.output
     assert "skipped" in result.output
+
+
+def test_the_holdout_scores_with_the_jobs_own_backtest_settings(csv_file):
+    """The job's backtest settings (Ridge lags, moving-average window, season) reach the promotion
+    decision: the holdout's baselines score as in a backtest with the job's own config."""
+    own = {"backtest.ridge_lags": 7, "backtest.moving_average": 4, "backtest.season": 3}
+    overrides = {**TINY, "data.target": "close", **own}
+    job = JobConfig(name="aapl", csv=str(csv_file(CUT)), overrides=overrides)
+    (out,) = retrain(
+        NightlyConfig(jobs=[job], holdout_fraction=0.1, max_holdout_origins=40)
+    ).outcomes
+    assert out.status == "promoted", out.reason
+
+    job_cfg = api.make_config(csv=str(csv_file(CUT)), overrides=overrides)
+    series = api.load_data(job_cfg)
+    own_cfg = job_cfg.backtest.model_copy(update={"max_origins": 40})
+    ref = run_backtest(series, cfg=own_cfg, horizon=5, test_fraction=0.1, baselines=BASELINES)
+    assert out.scores["holdout_origins"] == ref.n_origins == 40
+    for name in BASELINES:
+        assert out.scores[f"{name}_mae"] == pytest.approx(ref.metrics.loc[name, "mae"], rel=1e-9)
 
 
 def test_dry_run_trains_nothing(csv_file):
