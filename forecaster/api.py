@@ -22,9 +22,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from lightning.pytorch.callbacks import Callback
 
 from forecaster import config as cfgmod
-from forecaster import faults
 from forecaster.backtest import baselines as bl
 from forecaster.backtest import metrics as mt
 from forecaster.backtest.engine import (
@@ -161,6 +161,7 @@ def fit(
     save: bool = True,
     promote: str = "if-none",
     init_from: FittedModel | None = None,
+    callbacks: Sequence[Callback] = (),
 ) -> FitResult:
     """Train a GRU on the config's series, compare it with baselines, and save a model version.
 
@@ -169,12 +170,13 @@ def fit(
 
     ``promote``: ``"if-none"`` makes the new model champion only when the series has none yet,
     ``"always"`` always, ``"never"`` never (nightly retraining decides for itself).
+    ``callbacks``: extra Lightning callbacks for the training (the fault tests' epoch point).
     """
     if series is None:
         series = load_group(cfg.data) if cfg.data.group is not None else load_data(cfg)
     key = store_key(cfg.data)
     t0 = time.perf_counter()
-    model = fit_model(series, cfg, init_from=init_from, callbacks=faults.training_callbacks())
+    model = fit_model(series, cfg, init_from=init_from, callbacks=list(callbacks))
     seconds = time.perf_counter() - t0
     members = list(series) if isinstance(series, SeriesGroup) else None
     table = validation_table(model, cfg.backtest, members)

@@ -346,9 +346,28 @@ def _champion_data_end(info) -> pd.Timestamp | None:
 
 
 def run_job(
-    job: JobConfig, nightly: NightlyConfig, *, force: bool = False, dry_run: bool = False
+    job: JobConfig,
+    nightly: NightlyConfig,
+    *,
+    force: bool = False,
+    dry_run: bool = False,
+    fault_plan: faults.FaultPlan = faults.NO_FAULTS,
 ) -> JobOutcome:
-    """Retrain one job under its lock. Raises only for bugs; user-facing problems become the outcome."""
+    """Retrain one job under its lock. Raises only for bugs; user-facing problems become the outcome.
+
+    ``fault_plan``: the fault tests' plan, armed for the job (its points and training callbacks)."""
+    with fault_plan.for_job(job.name).armed() as armed:
+        return _run_job(job, nightly, force=force, dry_run=dry_run, fault_plan=armed)
+
+
+def _run_job(
+    job: JobConfig,
+    nightly: NightlyConfig,
+    *,
+    force: bool,
+    dry_run: bool,
+    fault_plan: faults.FaultPlan,
+) -> JobOutcome:
     out = JobOutcome(job=job.name)
     t0 = time.perf_counter()
     try:
@@ -363,7 +382,9 @@ def run_job(
             action=f"take the lock of job '{job.name}'",
         ):
             faults.point("retrain.locked")
-            series, held = _run_locked(job, nightly, cfg, out, force=force, dry_run=dry_run)
+            series, held = _run_locked(
+                job, nightly, cfg, out, force=force, dry_run=dry_run, fault_plan=fault_plan
+            )
             if not dry_run:  # for the overview page; under the lock, so the champion stays put
                 out.forecast = _champion_forecast(out, series, cfg.backtest.levels, held)
     except ForecasterError as exc:
@@ -417,6 +438,7 @@ def _run_locked(
     *,
     force: bool,
     dry_run: bool,
+    fault_plan: faults.FaultPlan,
 ) -> tuple[Series | SeriesGroup, dict[str, FittedModel]]:
     """The job's work under its lock; fills ``out`` and returns the series it loaded and the
     models it holds in memory by version (the champion it loaded, the challenger it trained)."""
@@ -471,7 +493,9 @@ def _run_locked(
     if champion is not None:
         held[champion_id] = champion
     init = champion if cfg.train.warm_start else None
-    result = api.fit(cfg, series=series, promote="never", init_from=init)
+    result = api.fit(
+        cfg, series=series, promote="never", init_from=init, callbacks=fault_plan.callbacks()
+    )
     out.challenger = result.version.version if result.version else None
     if out.challenger is not None:
         held[out.challenger] = result.model
@@ -716,6 +740,7 @@ def retrain(
     executor: str | None = None,
     workers: int | None = None,
     address: str | None = None,
+    fault_plan: faults.FaultPlan = faults.NO_FAULTS,
 ) -> RunSummary:
     """Run every job (or those named in ``only``); write the night's summary unless ``dry_run``.
 
@@ -724,7 +749,8 @@ def retrain(
     locks and promotion rule. Ctrl+C stops the run: the jobs it was on are ``interrupted``, those
     it had not started ``not run``; the summary is still written and returned with
     ``interrupted`` set. Raises :class:`SummaryNotWritten` (holding the summary) when the summary
-    files cannot be written.
+    files cannot be written. ``fault_plan``: the fault tests' plan (the CLI reads it from the
+    environment), armed for the whole run and handed to every job.
     """
     jobs = [j for j in nightly.jobs if not only or j.name in only]
     if only and not jobs:
@@ -745,7 +771,9 @@ def retrain(
         log.info("job %s: %s — %s", jobs[i].name, outcome.status, outcome.reason)
 
     started = dt.datetime.now(dt.timezone.utc)
-    task = functools.partial(_job_task, nightly=nightly, force=force, dry_run=dry_run)
+    task = functools.partial(
+        run_job, nightly=nightly, force=force, dry_run=dry_run, fault_plan=fault_plan
+    )
     ran, interrupted = executors.run_all(
         task, jobs, plan, on_start=started_job, on_done=finished_job
     )
@@ -763,18 +791,10 @@ def retrain(
     )
     # Every outcome is in: write the night's summary.
     if not dry_run:
-        summary.files = _write_summary(summary, started)
+        with fault_plan.armed():
+            summary.files = _write_summary(summary, started)
         _write_overview(summary)
     return summary
-
-
-def _job_task(job: JobConfig, *, nightly: NightlyConfig, force: bool, dry_run: bool) -> JobOutcome:
-    """One job as every executor runs it, here or in a worker (a picklable module-level function).
-
-    The fault hooks of the tests can be aimed at one job (``FORECASTER_FAULT_JOB``).
-    """
-    with faults.only_for_job(job.name):
-        return run_job(job, nightly, force=force, dry_run=dry_run)
 
 
 def _outcome(job: JobConfig, ran: executors.Ran, nightly: NightlyConfig) -> JobOutcome:

@@ -120,10 +120,10 @@ def fit_cmd(promote: str, **kw: Any) -> None:
       forecast fit --config configs/weather_hourly.yaml --lat 52.52 --lon 13.41
       forecast fit --ticker AAPL --devices 2 --strategy ddp
     """
-    from forecaster import api
+    from forecaster import api, faults
 
     cfg = build_config(kw)
-    result = api.fit(cfg, promote=promote)
+    result = api.fit(cfg, promote=promote, callbacks=faults.training_callbacks())
     if result.rank == 0:  # the other processes of a multi-device fit say nothing
         click.echo(api.describe_fit(result))
 

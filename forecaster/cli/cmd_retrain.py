@@ -70,6 +70,7 @@ def retrain_cmd(
       forecast retrain --executor process --workers 4
       forecast retrain --executor ray --address auto
     """
+    from forecaster.faults import FaultPlan
     from forecaster.retrain import SummaryNotWritten, load_nightly, retrain
 
     nightly = load_nightly(config_path)
@@ -82,6 +83,7 @@ def retrain_cmd(
             executor=executor,
             workers=workers,
             address=address,
+            fault_plan=FaultPlan.from_env(),
         )
     except SummaryNotWritten as exc:
         click.echo(exc.summary.to_text())
