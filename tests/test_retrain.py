@@ -21,7 +21,9 @@ from forecaster.backtest.baselines import BASELINES
 from forecaster.backtest.engine import run_backtest
 from forecaster.cli import cli
 from forecaster.fitted import FittedModel
-from forecaster.retrain import JobConfig, NightlyConfig, load_nightly, retrain, run_job
+from forecaster.nightly.config import JobConfig, NightlyConfig, load_nightly
+from forecaster.nightly.job import run_job
+from forecaster.nightly.run import retrain
 from forecaster.settings import paths
 
 TINY = {
@@ -354,7 +356,7 @@ def test_ctrl_c_writes_the_summary_and_exits_130(csv_file, monkeypatch, tmp_path
 def test_a_summary_that_cannot_be_written_is_one_line_and_exit_5(csv_file, monkeypatch, tmp_path):
     import errno
 
-    from forecaster import retrain as retrain_mod
+    from forecaster.nightly import summary as summary_mod
 
     cfg = nightly(csv_file(CUT))
     yaml_path = tmp_path / "nightly.yaml"
@@ -363,7 +365,7 @@ def test_a_summary_that_cannot_be_written_is_one_line_and_exit_5(csv_file, monke
     def full(path, obj):
         raise OSError(errno.ENOSPC, "No space left on device", str(path))
 
-    monkeypatch.setattr(retrain_mod, "write_json", full)
+    monkeypatch.setattr(summary_mod, "write_json", full)
     result = CliRunner().invoke(cli, ["retrain", "--config", str(yaml_path)])
     assert result.exit_code == 5, result.output
     assert "aapl            promoted" in result.stdout  # the summary is still shown
@@ -376,7 +378,7 @@ def test_two_runs_in_the_same_second_keep_both_summaries(csv_file, monkeypatch):
     import datetime as real_dt
     import types
 
-    from forecaster import retrain as retrain_mod
+    from forecaster.nightly import run as run_mod
 
     class Frozen(real_dt.datetime):
         @classmethod
@@ -384,7 +386,7 @@ def test_two_runs_in_the_same_second_keep_both_summaries(csv_file, monkeypatch):
             return real_dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=real_dt.timezone.utc)
 
     monkeypatch.setattr(
-        retrain_mod, "dt", types.SimpleNamespace(datetime=Frozen, timezone=real_dt.timezone)
+        run_mod, "dt", types.SimpleNamespace(datetime=Frozen, timezone=real_dt.timezone)
     )
     cfg = nightly(csv_file(CUT))
     first, second = retrain(cfg), retrain(cfg)  # e.g. a run and an overlapping, locked-out one

@@ -71,12 +71,15 @@ def retrain_cmd(
       forecast retrain --executor ray --address auto
     """
     from forecaster.faults import FaultPlan
-    from forecaster.retrain import SummaryNotWritten, load_nightly, retrain
+    from forecaster.nightly.config import load_nightly
+    from forecaster.nightly.run import retrain
+    from forecaster.nightly.summary import SummaryNotWritten
 
     nightly = load_nightly(config_path)
     try:
         summary = retrain(
             nightly,
+            where=paths(),
             force=force,
             dry_run=dry_run,
             only=list(jobs) or None,
