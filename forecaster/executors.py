@@ -250,6 +250,7 @@ class _Workers:
 
 
 def _processes(task, jobs, plan: Plan, env, on_start, on_done) -> tuple[list[Ran], bool]:
+    """Each job in a worker process of its own, ``plan.workers`` at a time; Ctrl+C stops them."""
     workers = plan.workers or cores()
     threads = threads_per_worker(workers)
     shared = _Workers(task, env, threads, on_start, _parent_level(), _mp_context())
