@@ -176,7 +176,8 @@ def run_warm(nightly: Path, root: Path, kind: str, workers: int) -> float:
     same night first (it starts the fork server, which imports torch and Lightning once, or Ray
     and its workers, which import the package; it trains and writes nothing); what is left is
     dispatch, the jobs and collecting their outcomes."""
-    from forecaster.retrain import load_nightly, retrain
+    from forecaster.nightly.config import load_nightly
+    from forecaster.nightly.run import retrain
 
     os.environ["FORECASTER_HOME"] = str(root)
     os.environ["RAY_USAGE_STATS_ENABLED"] = "0"

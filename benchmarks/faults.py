@@ -186,7 +186,7 @@ class Runner:
         self.scratch = scratch
         self.ctx = mp.get_context("forkserver")
         self.ctx.set_forkserver_preload(
-            ["forecaster.cli", "forecaster.cli.cmd_model", "forecaster.retrain", "yfinance"]
+            ["forecaster.cli", "forecaster.cli.cmd_model", "forecaster.nightly.run", "yfinance"]
         )
         self.n = 0
 

@@ -22,8 +22,11 @@ how many at once, and what happens when a worker dies or the user presses Ctrl+C
     a local one for the run. Ray is an optional extra, imported only here.
 
 A worker's CPU threads are its share of the cores (``cores // workers``, at least 1), so N workers
-do not oversubscribe the machine. Workers get this process's data root and ``FORECASTER_*``
-settings with each job: a fork server or a Ray worker started earlier may hold stale ones.
+do not oversubscribe the machine. What a job needs travels with it in ``task`` and ``job`` (the
+nightly job takes its data root and fault plan as arguments). ``env`` is each worker's start-up
+environment (a fork server or Ray worker started earlier may hold stale values): a worker process
+sets it as it starts, before its one job; on Ray it is the tasks' runtime environment. No worker's
+environment changes while it runs a job.
 """
 
 from __future__ import annotations
@@ -36,14 +39,13 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
 from forecaster.errors import ConfigError
-from forecaster.settings import ENV_HOME, paths
 
 log = logging.getLogger(__name__)
 
@@ -124,41 +126,40 @@ def run_all(
     jobs: Sequence[Any],
     plan: Plan,
     *,
+    env: Mapping[str, str] | None = None,
     on_start: Callable[[int], None] | None = None,
     on_done: Callable[[int, Ran], None] | None = None,
 ) -> tuple[list[Ran], bool]:
     """Run ``task(job)`` for every job as ``plan`` says; ``(one Ran per job in order, interrupted)``.
 
-    ``on_start(i)`` is called when job ``i`` starts (serial and process; Ray schedules on its own),
-    ``on_done(i, ran)`` when it ends, in this process and thread. ``interrupted``: Ctrl+C stopped
-    the run; the jobs it stopped are ``interrupted``, those it never started ``not run``.
+    ``env``: environment variables every worker starts with (process and Ray; the serial executor
+    runs in this process as it is). ``on_start(i)`` is called when job ``i`` starts (serial and
+    process; Ray schedules on its own), ``on_done(i, ran)`` when it ends, in this process and
+    thread. ``interrupted``: Ctrl+C stopped the run; the jobs it stopped are ``interrupted``,
+    those it never started ``not run``.
     """
     on_start = on_start or (lambda i: None)
     on_done = on_done or (lambda i, ran: None)
+    env = dict(env or {})
     if plan.kind == "serial" or not jobs:
         return _serial(task, jobs, on_start, on_done)
     if plan.kind == "process":
-        return _processes(task, jobs, plan, on_start, on_done)
-    return _ray(task, jobs, plan, on_done)
+        return _processes(task, jobs, plan, env, on_start, on_done)
+    return _ray(task, jobs, plan, env, on_done)
 
 
 # -- in the worker ----------------------------------------------------------------------------------
-def worker_env() -> dict[str, str]:
-    """What a worker needs from this process's environment: the resolved data root and every
-    ``FORECASTER_*`` setting (fault hooks in the tests, among others)."""
-    env = {k: v for k, v in os.environ.items() if k.startswith("FORECASTER_")}
-    env[ENV_HOME] = str(paths().root)
-    return env
+def _start_process(env: dict[str, str]) -> None:
+    """A worker process's start-up, before its one job: the environment it was asked to start with
+    (as ``subprocess`` would be given ``env=``; a fork server's children inherit its own)."""
+    os.environ.update(env)
 
 
 def _in_worker(
-    task: Callable[[Any], Any], job: Any, env: dict[str, str], threads: int, level: int
+    task: Callable[[Any], Any], job: Any, threads: int, level: int
 ) -> tuple[Any, str, float]:
-    """Run one job in a worker process: ``(task's result, worker label, seconds)``."""
+    """Run one job in a worker: ``(task's result, worker label, seconds)``."""
     t0 = time.perf_counter()
-    for key in [k for k in os.environ if k.startswith("FORECASTER_") and k not in env]:
-        del os.environ[key]  # left by an earlier task in this (reused) worker
-    os.environ.update(env)
     _worker_logging(level)
     import torch
 
@@ -225,57 +226,38 @@ def _mp_context():
     if "forkserver" not in mp.get_all_start_methods():
         return mp.get_context("spawn")
     ctx = mp.get_context("forkserver")
-    ctx.set_forkserver_preload(["forecaster.retrain"])  # torch, Lightning, the whole job
+    ctx.set_forkserver_preload(["forecaster.nightly.job"])  # torch, Lightning, the whole job
     return ctx
 
 
-def _processes(task, jobs, plan: Plan, on_start, on_done) -> tuple[list[Ran], bool]:
+@dataclass
+class _Workers:
+    """What the threads that each watch one job's worker process share."""
+
+    task: Callable[[Any], Any]
+    env: dict[str, str]
+    threads: int
+    """Each worker's CPU threads."""
+    on_start: Callable[[int], None]
+    level: int
+    """The parent's log level, for the worker's log."""
+    ctx: Any
+    """The multiprocessing context (:func:`_mp_context`)."""
+    stop: threading.Event = field(default_factory=threading.Event)
+    """Set by Ctrl+C: jobs not started yet stay ``not run``."""
+    running: dict[int, int] = field(default_factory=dict)
+    """Job index -> worker pid, while the job runs."""
+
+
+def _processes(task, jobs, plan: Plan, env, on_start, on_done) -> tuple[list[Ran], bool]:
+    """Each job in a worker process of its own, ``plan.workers`` at a time; Ctrl+C stops them."""
     workers = plan.workers or cores()
     threads = threads_per_worker(workers)
-    env, level, ctx = worker_env(), _parent_level(), _mp_context()
-    host = socket.gethostname()
-    stop = threading.Event()
-    running: dict[int, int] = {}  # job index -> worker pid, while the job runs
-
-    def one(i: int, job: Any) -> Ran:
-        if stop.is_set():
-            return _not_run()
-        with ProcessPoolExecutor(max_workers=1, mp_context=ctx) as pool:
-            t0, pid = time.perf_counter(), None
-            try:
-                pid = pool.submit(os.getpid).result()  # the worker is up: its pid, for the record
-                t0 = time.perf_counter()
-                running[i] = pid
-                if stop.is_set():  # Ctrl+C came while it started
-                    return _not_run()
-                on_start(i)
-                result, worker, seconds = pool.submit(
-                    _in_worker, task, job, env, threads, level
-                ).result()
-                return Ran(result, worker=worker, seconds=seconds)
-            except BrokenProcessPool:
-                lost = "interrupted" if stop.is_set() else "failed"
-                reason = (
-                    f"the worker process (pid {pid}) died before the job finished (killed, or out "
-                    "of memory); the store keeps the last good model and the next run clears "
-                    "what the job left"
-                    if pid is not None
-                    else "the worker process could not be started"
-                )
-                return Ran(None, lost, reason, f"{host} pid {pid}", _since(t0))
-            except KeyboardInterrupt:  # Ctrl+C reached the worker, which passed it back
-                reason = "interrupted (Ctrl+C) during this job"
-                return Ran(None, "interrupted", reason, f"{host} pid {pid}", _since(t0))
-            except Exception as exc:  # the job's result or its prelude broke: say it in one line
-                reason = " ".join(f"the worker failed: {type(exc).__name__}: {exc}".split())
-                return Ran(None, "failed", reason[:500], f"{host} pid {pid}", _since(t0))
-            finally:
-                running.pop(i, None)
-
+    shared = _Workers(task, env, threads, on_start, _parent_level(), _mp_context())
     out: list[Ran | None] = [None] * len(jobs)
     interrupted = False
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="job") as threads_pool:
-        futures = {threads_pool.submit(one, i, job): i for i, job in enumerate(jobs)}
+        futures = {threads_pool.submit(_one_process, shared, i, j): i for i, j in enumerate(jobs)}
         pending = set(futures)
         try:
             while pending:
@@ -285,14 +267,57 @@ def _processes(task, jobs, plan: Plan, on_start, on_done) -> tuple[list[Ran], bo
                     on_done(futures[fut], out[futures[fut]])
         except KeyboardInterrupt:
             interrupted = True
-            stop.set()
+            shared.stop.set()
             for fut in pending:
                 fut.cancel()  # not started: they stay "not run"
-            _stop_workers(running)
+            _stop_workers(shared.running)
             for fut in pending:
                 if not fut.cancelled():
                     out[futures[fut]] = fut.result()
     return [ran or _not_run() for ran in out], interrupted
+
+
+def _one_process(shared: _Workers, i: int, job: Any) -> Ran:
+    """Job ``i`` in a worker process of its own (a pool of one: a dead worker fails only its job)."""
+    if shared.stop.is_set():
+        return _not_run()
+    host = socket.gethostname()
+    with ProcessPoolExecutor(
+        max_workers=1, mp_context=shared.ctx, initializer=_start_process, initargs=(shared.env,)
+    ) as pool:
+        t0, pid = time.perf_counter(), None
+        try:
+            pid = pool.submit(os.getpid).result()  # the worker is up: its pid, for the record
+            t0 = time.perf_counter()
+            shared.running[i] = pid
+            if shared.stop.is_set():  # Ctrl+C came while it started
+                return _not_run()
+            shared.on_start(i)
+            result, worker, seconds = pool.submit(
+                _in_worker, shared.task, job, shared.threads, shared.level
+            ).result()
+            return Ran(result, worker=worker, seconds=seconds)
+        except BrokenProcessPool:
+            lost = "interrupted" if shared.stop.is_set() else "failed"
+            return Ran(None, lost, _died(pid), f"{host} pid {pid}", _since(t0))
+        except KeyboardInterrupt:  # Ctrl+C reached the worker, which passed it back
+            reason = "interrupted (Ctrl+C) during this job"
+            return Ran(None, "interrupted", reason, f"{host} pid {pid}", _since(t0))
+        except Exception as exc:  # the job's result or its prelude broke: say it in one line
+            reason = " ".join(f"the worker failed: {type(exc).__name__}: {exc}".split())
+            return Ran(None, "failed", reason[:500], f"{host} pid {pid}", _since(t0))
+        finally:
+            shared.running.pop(i, None)
+
+
+def _died(pid: int | None) -> str:
+    """Why a job whose worker process went away has no result."""
+    if pid is None:
+        return "the worker process could not be started"
+    return (
+        f"the worker process (pid {pid}) died before the job finished (killed, or out of memory); "
+        "the store keeps the last good model and the next run clears what the job left"
+    )
 
 
 def _since(t0: float) -> float:
@@ -353,7 +378,7 @@ def _connect(ray, plan: Plan) -> bool:
     return True
 
 
-def _ray(task, jobs, plan: Plan, on_done) -> tuple[list[Ran], bool]:
+def _ray(task, jobs, plan: Plan, env, on_done) -> tuple[list[Ran], bool]:
     """At most ``workers`` tasks in flight (Ray's pattern for bounding pending tasks: submit, then
     ``ray.wait`` for one to finish before submitting the next), so the jobs in flight are the ones
     running and Ctrl+C can tell ``interrupted`` from ``not run``."""
@@ -370,8 +395,9 @@ def _ray(task, jobs, plan: Plan, on_done) -> tuple[list[Ran], bool]:
             total,
             cpus,
         )
-        remote = ray.remote(_in_worker).options(num_cpus=cpus, max_retries=0)
-        env, level = worker_env(), _parent_level()
+        runtime = {"runtime_env": {"env_vars": env}} if env else {}
+        remote = ray.remote(_in_worker).options(num_cpus=cpus, max_retries=0, **runtime)
+        level = _parent_level()
         out: list[Ran | None] = [None] * len(jobs)
         queue = list(enumerate(jobs))
         in_flight: dict[Any, int] = {}
@@ -379,7 +405,7 @@ def _ray(task, jobs, plan: Plan, on_done) -> tuple[list[Ran], bool]:
             while queue or in_flight:
                 while queue and len(in_flight) < workers:
                     i, job = queue.pop(0)
-                    in_flight[remote.remote(task, job, env, cpus, level)] = i
+                    in_flight[remote.remote(task, job, cpus, level)] = i
                 done, _ = ray.wait(list(in_flight), num_returns=1)
                 for ref in done:
                     i = in_flight.pop(ref)

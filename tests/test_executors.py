@@ -31,9 +31,10 @@ from forecaster import executors
 from forecaster.cli import cli
 from forecaster.errors import ConfigError
 from forecaster.fitted import FittedModel
+from forecaster.nightly.config import JobConfig, NightlyConfig
+from forecaster.nightly.run import retrain
 from forecaster.registry import ModelStore
 from forecaster.resources import snapshots_dir
-from forecaster.retrain import JobConfig, NightlyConfig, retrain
 
 TINY = {
     "data.target": "close",

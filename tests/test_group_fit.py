@@ -147,7 +147,8 @@ def test_bad_groups_are_one_line(data_root):
 
 
 def test_a_nightly_group_job_trains_one_model_and_reports_a_member_it_could_not_load(data_root):
-    from forecaster.retrain import JobConfig, NightlyConfig, retrain
+    from forecaster.nightly.config import JobConfig, NightlyConfig
+    from forecaster.nightly.run import retrain
 
     overrides = {k: v for k, v in TINY.items() if not k.startswith("train.progress")}
     job = JobConfig(name="watchlist", ticker="AAPL,MSFT,NOSUCHTICKERXY", overrides=overrides)
@@ -165,18 +166,18 @@ def test_a_nightly_group_job_trains_one_model_and_reports_a_member_it_could_not_
 
 
 def test_no_member_may_fall_behind_its_own_best_baseline():
-    from forecaster.retrain import _members_worse_than_baseline
+    from forecaster.backtest.pooling import Scores
+    from forecaster.nightly.decide import MemberScores, members_worse_than_baseline
 
     def scores(chall, naive, ridge):
-        return {
-            "challenger": {"mae": chall},
-            "naive": {"mae": naive},
-            "ridge": {"mae": ridge},
-        }
+        def mae(value):
+            return Scores(mae=value, rmse=value, smape=value)
+
+        return MemberScores(mae(chall), {"naive": mae(naive), "ridge": mae(ridge)})
 
     per_member = {"AAPL": scores(1.00, 1.01, 1.02), "MSFT": scores(0.50, 0.45, 0.47)}
-    worse = _members_worse_than_baseline(per_member, "mae", 0.02)
+    worse = members_worse_than_baseline(per_member, "mae", 0.02)
     assert worse.startswith("MSFT mae 0.5 vs naive 0.45") and "AAPL" not in worse
-    assert _members_worse_than_baseline({"AAPL": per_member["AAPL"]}, "mae", 0.02) == ""
+    assert members_worse_than_baseline({"AAPL": per_member["AAPL"]}, "mae", 0.02) == ""
     # within the margin counts as not worse
-    assert _members_worse_than_baseline({"X": scores(1.019, 1.0, 2.0)}, "mae", 0.02) == ""
+    assert members_worse_than_baseline({"X": scores(1.019, 1.0, 2.0)}, "mae", 0.02) == ""

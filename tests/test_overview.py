@@ -15,12 +15,14 @@ import pytest
 from click.testing import CliRunner
 from pages import assert_plotly_inlined, decode, plots_in
 
-from forecaster import api, overview
+from forecaster import api
 from forecaster.backtest import charts
 from forecaster.cli import cli
 from forecaster.fitted import FittedModel
-from forecaster.overview import newest_backtest
-from forecaster.retrain import JobConfig, NightlyConfig, retrain
+from forecaster.nightly import overview
+from forecaster.nightly.config import JobConfig, NightlyConfig
+from forecaster.nightly.overview import newest_backtest
+from forecaster.nightly.run import retrain
 from forecaster.settings import paths
 
 TINY = {
@@ -139,12 +141,12 @@ def test_an_unwritable_reports_folder_is_a_warning_not_a_failed_run(csv_path, tm
 
 
 def test_a_page_that_fails_to_render_is_a_warning(csv_path, tmp_path, monkeypatch):
-    from forecaster import retrain as retrain_mod
+    from forecaster.nightly import summary as summary_mod
 
     def broken(*args, **kw):
         raise ValueError("a bug in the page")
 
-    monkeypatch.setattr(retrain_mod, "write_overview", broken)
+    monkeypatch.setattr(summary_mod, "write_overview", broken)
     cfg = NightlyConfig(jobs=nightly(csv_path, tmp_path).jobs[:1], holdout_fraction=0.1)
     summary = retrain(cfg)
     assert summary.exit_code == 0 and summary.outcomes[0].status == "promoted"
@@ -173,14 +175,20 @@ def test_the_page_never_imports_the_cli_or_the_nightly_job():
         tree = ast.parse(inspect.getsource(mod))
         imported = [n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
         imported += [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
-        forbidden = ("forecaster.cli", "forecaster.retrain", "forecaster.api")
+        forbidden = (
+            "forecaster.cli",
+            "forecaster.api",
+            "forecaster.nightly.job",
+            "forecaster.nightly.run",
+            "forecaster.nightly.summary",
+        )
         assert not [m for m in imported if m and m.startswith(forbidden)], mod.__name__
 
 
 def test_a_group_jobs_holdout_table_shows_a_real_baseline():
     """A group's outcome also carries per-member scores (``IBM_challenger_mae``); the best baseline
     row is chosen among the baselines only."""
-    from forecaster.overview import JobView, Seen, _holdout_table
+    from forecaster.nightly.overview import JobView, Seen, _holdout_table
 
     outcome = {
         "status": "kept",

@@ -17,9 +17,13 @@ from click.testing import CliRunner
 from filelock import FileLock
 
 from forecaster import api, fitting
+from forecaster.backtest.baselines import BASELINES
+from forecaster.backtest.engine import run_backtest
 from forecaster.cli import cli
 from forecaster.fitted import FittedModel
-from forecaster.retrain import JobConfig, NightlyConfig, load_nightly, retrain, run_job
+from forecaster.nightly.config import JobConfig, NightlyConfig, load_nightly
+from forecaster.nightly.job import run_job
+from forecaster.nightly.run import retrain
 from forecaster.settings import paths
 
 TINY = {
@@ -91,6 +95,26 @@ def test_no_new_data_is_skipped_and_exit_zero(csv_file, tmp_path):
     result = CliRunner().invoke(cli, ["retrain", "--config", str(yaml_path)])
     assert result.exit_code == 0, result.output
     assert "skipped" in result.output
+
+
+def test_the_holdout_scores_with_the_jobs_own_backtest_settings(csv_file):
+    """The job's backtest settings (Ridge lags, moving-average window, season) reach the promotion
+    decision: the holdout's baselines score as in a backtest with the job's own config."""
+    own = {"backtest.ridge_lags": 7, "backtest.moving_average": 4, "backtest.season": 3}
+    overrides = {**TINY, "data.target": "close", **own}
+    job = JobConfig(name="aapl", csv=str(csv_file(CUT)), overrides=overrides)
+    (out,) = retrain(
+        NightlyConfig(jobs=[job], holdout_fraction=0.1, max_holdout_origins=40)
+    ).outcomes
+    assert out.status == "promoted", out.reason
+
+    job_cfg = api.make_config(csv=str(csv_file(CUT)), overrides=overrides)
+    series = api.load_data(job_cfg)
+    own_cfg = job_cfg.backtest.model_copy(update={"max_origins": 40})
+    ref = run_backtest(series, cfg=own_cfg, horizon=5, test_fraction=0.1, baselines=BASELINES)
+    assert out.scores["holdout_origins"] == ref.n_origins == 40
+    for name in BASELINES:
+        assert out.scores[f"{name}_mae"] == pytest.approx(ref.metrics.loc[name, "mae"], rel=1e-9)
 
 
 def test_dry_run_trains_nothing(csv_file):
@@ -332,7 +356,7 @@ def test_ctrl_c_writes_the_summary_and_exits_130(csv_file, monkeypatch, tmp_path
 def test_a_summary_that_cannot_be_written_is_one_line_and_exit_5(csv_file, monkeypatch, tmp_path):
     import errno
 
-    from forecaster import retrain as retrain_mod
+    from forecaster.nightly import summary as summary_mod
 
     cfg = nightly(csv_file(CUT))
     yaml_path = tmp_path / "nightly.yaml"
@@ -341,7 +365,7 @@ def test_a_summary_that_cannot_be_written_is_one_line_and_exit_5(csv_file, monke
     def full(path, obj):
         raise OSError(errno.ENOSPC, "No space left on device", str(path))
 
-    monkeypatch.setattr(retrain_mod, "write_json", full)
+    monkeypatch.setattr(summary_mod, "write_json", full)
     result = CliRunner().invoke(cli, ["retrain", "--config", str(yaml_path)])
     assert result.exit_code == 5, result.output
     assert "aapl            promoted" in result.stdout  # the summary is still shown
@@ -354,7 +378,7 @@ def test_two_runs_in_the_same_second_keep_both_summaries(csv_file, monkeypatch):
     import datetime as real_dt
     import types
 
-    from forecaster import retrain as retrain_mod
+    from forecaster.nightly import run as run_mod
 
     class Frozen(real_dt.datetime):
         @classmethod
@@ -362,7 +386,7 @@ def test_two_runs_in_the_same_second_keep_both_summaries(csv_file, monkeypatch):
             return real_dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=real_dt.timezone.utc)
 
     monkeypatch.setattr(
-        retrain_mod, "dt", types.SimpleNamespace(datetime=Frozen, timezone=real_dt.timezone)
+        run_mod, "dt", types.SimpleNamespace(datetime=Frozen, timezone=real_dt.timezone)
     )
     cfg = nightly(csv_file(CUT))
     first, second = retrain(cfg), retrain(cfg)  # e.g. a run and an overlapping, locked-out one

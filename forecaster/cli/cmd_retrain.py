@@ -70,18 +70,23 @@ def retrain_cmd(
       forecast retrain --executor process --workers 4
       forecast retrain --executor ray --address auto
     """
-    from forecaster.retrain import SummaryNotWritten, load_nightly, retrain
+    from forecaster.faults import FaultPlan
+    from forecaster.nightly.config import load_nightly
+    from forecaster.nightly.run import retrain
+    from forecaster.nightly.summary import SummaryNotWritten
 
     nightly = load_nightly(config_path)
     try:
         summary = retrain(
             nightly,
+            where=paths(),
             force=force,
             dry_run=dry_run,
             only=list(jobs) or None,
             executor=executor,
             workers=workers,
             address=address,
+            fault_plan=FaultPlan.from_env(),
         )
     except SummaryNotWritten as exc:
         click.echo(exc.summary.to_text())

@@ -10,7 +10,7 @@ The page is built from the run summaries alone (``runs/<date>/retrain-*.json``, 
 decision (promoted or kept), holdout scores and forecast, each with the date of its run. A job the
 last run did not include (``forecast retrain --job``) therefore still appears, with its date.
 
-What the nightly job stores for the page (:class:`forecaster.retrain.JobOutcome`): ``forecast``, a
+What the nightly job stores for the page (:class:`forecaster.nightly.summary.JobOutcome`): ``forecast``, a
 :func:`forecast_record` (plain lists), and ``coverage`` (holdout coverage in % per method and level).
 """
 
@@ -37,6 +37,7 @@ from forecaster.backtest.charts import fan_chart, interval_columns
 from forecaster.data.series import Series
 from forecaster.intervals import level_name
 from forecaster.io import write_text
+from forecaster.nightly.status import DECISIONS, NOT_THROUGH, Status
 from forecaster.settings import Paths
 
 log = logging.getLogger(__name__)
@@ -45,7 +46,6 @@ log = logging.getLogger(__name__)
 MAX_SUMMARIES = 200
 #: Observations before the forecast kept in a record (at least; 5 x horizon for long horizons).
 HISTORY = 30
-DECISIONS = ("promoted", "kept")
 _STAMP = re.compile(r"\d{8}T\d{6}")
 _TIME_FORMAT = "%Y-%m-%d %H:%M"
 
@@ -240,7 +240,7 @@ def _holdout_table(view: JobView) -> str:
         rows.append(best)
     coverage = outcome.get("coverage") or {}
     levels = sorted({lv for by_level in coverage.values() for lv in by_level}, key=float)
-    serving = "challenger" if outcome.get("status") == "promoted" else "champion"
+    serving = "challenger" if outcome.get("status") == Status.PROMOTED else "champion"
     names = {
         "challenger": f"challenger {outcome.get('challenger') or ''}",
         "champion": f"champion {outcome.get('champion_before') or ''}",
@@ -369,9 +369,7 @@ def overview_html(summaries: list[dict[str, Any]], base: Path, reports: Path) ->
     sections = [_job_section(v, i, base, reports) for i, v in enumerate(views)]
     if summaries:
         newest = summaries[0]
-        ok = sum(
-            o.get("status") not in ("failed", "locked", "interrupted") for o in newest["outcomes"]
-        )
+        ok = sum(o.get("status") not in NOT_THROUGH for o in newest["outcomes"])
         intro = (
             f"Last run {_esc(str(newest.get('started_at', '?'))[:19])} .. "
             f"{_esc(str(newest.get('finished_at', '?'))[11:19])} UTC: {ok} of "

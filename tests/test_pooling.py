@@ -1,0 +1,80 @@
+"""The one rule for a group's score: each member's error relative to its own naive, averaged."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from forecaster.backtest.pooling import METRICS, Scores, pool_members
+
+
+def scores(mae: float, rmse: float, smape: float, **coverage: float) -> Scores:
+    return Scores(mae, rmse, smape, {float(k.removeprefix("c")): v for k, v in coverage.items()})
+
+
+def test_members_on_different_scales_count_alike():
+    """A 600-USD stock's errors do not drown a 25-USD one's: both are relative to their naive."""
+    per_member = {
+        "BIG": {"naive": scores(10.0, 20.0, 2.0), "gru": scores(5.0, 10.0, 1.0)},  # half of naive
+        "SMALL": {"naive": scores(0.2, 0.4, 2.0), "gru": scores(0.3, 0.6, 3.0)},  # 1.5 x naive
+    }
+    pooled = pool_members(per_member)
+    assert list(pooled) == ["naive", "gru"]
+    assert pooled["naive"] == Scores(1.0, 1.0, 1.0, {})
+    gru = pooled["gru"]
+    assert (gru.mae, gru.rmse, gru.smape) == pytest.approx((1.0, 1.0, 1.0), rel=1e-12)
+
+
+def test_a_group_of_one_ranks_methods_as_the_plain_metric():
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        methods = {
+            name: Scores(*rng.uniform(0.01, 100.0, size=3))
+            for name in ("naive", "drift", "ridge", "challenger", "champion")
+        }
+        pooled = pool_members({"ONLY": methods})
+        for metric in METRICS:
+            plain = sorted(methods, key=lambda m: methods[m].error(metric))
+            assert sorted(pooled, key=lambda m: pooled[m].error(metric)) == plain
+            ratio = methods["drift"].error(metric) / methods["naive"].error(metric)
+            assert pooled["drift"].error(metric) == pytest.approx(ratio, rel=1e-12)
+
+
+def test_coverage_is_averaged_per_level():
+    per_member = {
+        "A": {"naive": scores(1, 1, 1, c80=70.0, c95=90.0), "gru": scores(1, 1, 1, c80=80.0)},
+        "B": {"naive": scores(2, 2, 2, c80=90.0, c95=96.0), "gru": scores(1, 1, 1, c80=60.0)},
+    }
+    pooled = pool_members(per_member)
+    assert pooled["naive"].coverage == {80.0: 80.0, 95.0: 93.0}
+    assert pooled["gru"].coverage == {80.0: 70.0}
+
+
+def test_a_method_some_member_lacks_is_averaged_over_the_others():
+    per_member = {
+        "LONG": {"naive": scores(2, 2, 2), "seasonal_naive": scores(1, 1, 1)},
+        "SHORT": {"naive": scores(4, 4, 4)},  # too short for a season
+    }
+    assert pool_members(per_member)["seasonal_naive"].mae == 0.5
+
+
+def test_non_finite_errors_stay_non_finite():
+    per_member = {
+        "A": {"naive": scores(1, 1, 1), "gru": Scores.infinite()},
+        "B": {"naive": scores(1, 1, 1), "gru": scores(0.5, 0.5, 0.5)},
+    }
+    assert pool_members(per_member)["gru"].mae == math.inf
+
+
+def test_a_member_with_a_perfect_naive_counts_unscaled():
+    per_member = {"FLAT": {"naive": scores(0.0, 0.0, 0.0), "drift": scores(0.1, 0.2, 0.3)}}
+    pooled = pool_members(per_member)
+    assert (pooled["naive"].mae, pooled["drift"].mae) == (0.0, 0.1)  # still ranked as plain
+
+
+def test_every_member_needs_the_reference():
+    with pytest.raises(ValueError, match="naive"):
+        pool_members({"A": {"drift": scores(1, 1, 1)}})
+    assert pool_members({}) == {}
