@@ -32,6 +32,9 @@ from torch.nn import functional as F
 from forecaster.models.anchor import anchor_matrix
 from forecaster.models.normalize import SCALE_MODES, denormalise, normalise, window_stats
 
+#: The model's name: its row in backtest and validation tables, next to the baselines'.
+NAME = "gru"
+
 
 class GRURegressor(pl.LightningModule):
     """Bidirectional GRU regressor over raw-unit windows; self-contained (normalisation inside).
