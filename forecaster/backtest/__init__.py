@@ -9,6 +9,12 @@ from __future__ import annotations
 
 from forecaster.backtest.baselines import (
     BASELINES,
+    REGISTRY,
+    Baseline,
+    BaselineInputs,
+    IntervalLag,
+    baseline_forecasts,
+    best_baseline,
     drift,
     moving_average,
     naive,
@@ -17,6 +23,7 @@ from forecaster.backtest.baselines import (
     ridge_predict,
     season_for,
     seasonal_naive,
+    usable_baselines,
 )
 from forecaster.backtest.charts import forecast_chart, forecast_chart_figure
 from forecaster.backtest.engine import (
@@ -44,9 +51,15 @@ from forecaster.backtest.report import build_figures, write_report
 __all__ = [
     "BASELINES",
     "METRICS",
+    "REGISTRY",
     "BacktestResult",
+    "Baseline",
+    "BaselineInputs",
+    "IntervalLag",
     "WindowForecaster",
     "backtest_span",
+    "baseline_forecasts",
+    "best_baseline",
     "build_figures",
     "directional_accuracy",
     "drift",
@@ -70,5 +83,6 @@ __all__ = [
     "skill",
     "smape",
     "step_metric_table",
+    "usable_baselines",
     "write_report",
 ]

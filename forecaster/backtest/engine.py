@@ -26,6 +26,7 @@ import pandas as pd
 
 from forecaster import intervals as iv
 from forecaster.backtest import baselines as bl
+from forecaster.backtest.baselines import baseline_forecasts, usable_baselines  # the API's path
 from forecaster.backtest.metrics import (
     interval_table,
     metric_table,
@@ -194,30 +195,6 @@ def make_origins(
     return origins
 
 
-def _history_needs(cfg: BacktestConfig, season: int, horizon: int) -> dict[str, int]:
-    """Rows of history each baseline needs before its first origin (Ridge: training rows)."""
-    return {
-        "naive": 1,
-        "seasonal_naive": season,
-        "drift": 2,
-        "moving_average": cfg.moving_average,
-        "ridge": cfg.ridge_lags + horizon,
-    }
-
-
-def _required_history(
-    cfg: BacktestConfig, season: int, horizon: int, lookback: int, methods: Sequence[str]
-) -> int:
-    need = _history_needs(cfg, season, horizon)
-    return max([lookback, 2, *(need[m] for m in methods)])
-
-
-def usable_baselines(cfg: BacktestConfig, season: int, horizon: int, history: int) -> list[str]:
-    """The baselines that ``history`` rows before the first origin are enough for, in report order."""
-    need = _history_needs(cfg, season, horizon)
-    return [m for m in bl.BASELINES if need[m] <= history]
-
-
 # -- forecasting ----------------------------------------------------------------------------------
 
 
@@ -250,35 +227,6 @@ def _check_model(model: WindowForecaster, horizon: int, first_origin: int) -> No
         )
 
 
-def baseline_forecasts(
-    y: np.ndarray,
-    origins: np.ndarray,
-    horizon: int,
-    cfg: BacktestConfig,
-    season: int,
-    methods: Sequence[str],
-    ridge_train: tuple[int, int],
-    drift_window: int | None,
-) -> dict[str, np.ndarray]:
-    """Baselines for one group of origins; Ridge is fitted on ``y[ridge_train[0]:ridge_train[1]]``."""
-    out: dict[str, np.ndarray] = {}
-    for name in methods:
-        if name == "naive":
-            out[name] = bl.naive(y, origins, horizon)
-        elif name == "seasonal_naive":
-            out[name] = bl.seasonal_naive(y, origins, horizon, season)
-        elif name == "drift":
-            out[name] = bl.drift(y, origins, horizon, window=drift_window)
-        elif name == "moving_average":
-            out[name] = bl.moving_average(y, origins, horizon, cfg.moving_average)
-        elif name == "ridge":
-            fitted = bl.ridge_fit(
-                y[ridge_train[0] : ridge_train[1]], cfg.ridge_lags, horizon, cfg.ridge_alpha
-            )
-            out[name] = bl.ridge_predict(fitted, y, origins)
-    return out
-
-
 def run_backtest(
     series: Series,
     model: WindowForecaster | None = None,
@@ -288,7 +236,7 @@ def run_backtest(
     test_fraction: float = 0.15,
     refit: Refit | None = None,
     model_name: str = "model",
-    baselines: Sequence[str] = bl.BASELINES,
+    baselines: Sequence[str] | None = None,
     batch_size: int | None = None,
     levels: Sequence[float] = (),
     calibration_start: int | None = None,
@@ -302,7 +250,8 @@ def run_backtest(
     ``refit``: trains a model on a training :class:`Series`; required when ``cfg.refit_every > 0``;
     in fixed mode with ``model=None`` it trains the one model on the training span. ``horizon``:
     steps to forecast (default: the model's). ``test_fraction``: the test span when ``cfg`` gives no
-    dates. ``batch_size``: origins per ``predict_origins`` call (None: all in one call).
+    dates. ``baselines``: names in the registry (default every one, in report order).
+    ``batch_size``: origins per ``predict_origins`` call (None: all in one call).
 
     In refit mode a given ``model`` is not used: the first origin is itself a refit point.
 
@@ -315,9 +264,8 @@ def run_backtest(
     ``interval_lag``: the lag of the changes measured, default the model's).
     """
     cfg = cfg or BacktestConfig()
-    unknown = [m for m in baselines if m not in bl.BASELINES]
-    if unknown:
-        raise ConfigError(f"unknown baseline(s) {unknown} — choose from {list(bl.BASELINES)}")
+    baselines = list(bl.names() if baselines is None else baselines)
+    bl.lookup(baselines)
     if model_name in baselines:
         raise ValueError(f"model name '{model_name}' clashes with a baseline")
     refitting = cfg.refit_every > 0
@@ -340,7 +288,8 @@ def run_backtest(
             "widen the span (backtest start/end, test_fraction) or shorten the horizon"
         )
     lookback = model.lookback if model is not None and not refitting else 0
-    need = _required_history(cfg, season, horizon, lookback, baselines)
+    needs = (b.history(cfg, season, horizon) for b in bl.lookup(baselines))
+    need = max([lookback, 2, *needs])
     if start < need:
         raise DataError(
             f"{label}: only {start} rows before the test span; the backtest needs at least {need} "
@@ -389,7 +338,7 @@ def run_backtest(
         start=start,
         horizon=horizon,
         season=season,
-        baselines=list(baselines),
+        baselines=baselines,
         model_name=model_name,
         levels=levels,
         cal_start=max(cal_start, need),
@@ -588,3 +537,14 @@ def _result(
             "drift": f"over the last {start} rows" if sliding else "from the series start",
         },
     )
+
+
+__all__ = [
+    "BacktestResult",
+    "WindowForecaster",
+    "backtest_span",
+    "baseline_forecasts",
+    "make_origins",
+    "run_backtest",
+    "usable_baselines",
+]
