@@ -12,6 +12,7 @@ from forecaster.backtest.baselines import (
     REGISTRY,
     Baseline,
     BaselineInputs,
+    IntervalLag,
     baseline_forecasts,
     best_baseline,
     usable_baselines,
@@ -123,3 +124,23 @@ def test_a_fitted_record_is_refitted_at_every_refit_point(monkeypatch):
     start, firsts = int(result.origins[0]), result.origins[::20]
     assert spans == [(int(f) - start, int(f)) for f in firsts]
     assert result.config["refits"] == len(firsts)
+
+
+def test_a_record_can_scale_its_intervals_by_the_season(monkeypatch):
+    seasonal = Baseline(
+        "toy",
+        "toy",
+        REGISTRY["naive"].forecast,
+        REGISTRY["naive"].history,
+        interval_lag=IntervalLag.SEASON,
+    )
+    monkeypatch.setitem(REGISTRY, "toy", seasonal)
+    s, cfg = series(), BacktestConfig(stride=3, season=SEASON)
+    own = run_backtest(s, cfg=cfg, horizon=H, baselines=("naive", "toy"), levels=(80,))
+    np.testing.assert_array_equal(own.forecasts["toy"], own.forecasts["naive"])
+    assert not np.array_equal(own.intervals["toy"][80][0], own.intervals["naive"][80][0])
+    by_season = run_backtest(
+        s, cfg=cfg, horizon=H, baselines=("naive",), levels=(80,), interval_lag=SEASON
+    )
+    for a, b in zip(own.intervals["toy"][80], by_season.intervals["naive"][80], strict=True):
+        np.testing.assert_array_equal(a, b)

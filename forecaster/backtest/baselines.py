@@ -256,6 +256,7 @@ class Baseline:
     needs_season: bool = False
     """Whether its forecast reads ``BaselineInputs.season``."""
     interval_lag: IntervalLag = IntervalLag.RUN
+    """How its interval residuals are scaled (every built-in one: like the run's model)."""
     fitted_on_train: bool = False
     """Whether it is fitted on ``BaselineInputs.train``: refitted at every refit point of a
     backtest and, for interval calibration, on the rows before the calibration origins."""

@@ -36,8 +36,8 @@ from forecaster.backtest.charts import (  # forecast_chart*: the API's import pa
     local_times,
     method_colors,
 )
-from forecaster.backtest.engine import BacktestResult
 from forecaster.backtest.metrics import INTERVAL_METRICS, METRICS, UNITS
+from forecaster.backtest.result import BacktestResult
 from forecaster.data.series import Series
 from forecaster.intervals import level_name
 from forecaster.io import atomic_path, write_json, write_text
