@@ -33,6 +33,7 @@ from forecaster.backtest.engine import (
     make_origins,
     run_backtest,
 )
+from forecaster.backtest.figures import build_figures
 from forecaster.backtest.metrics import (
     METRICS,
     directional_accuracy,
@@ -46,7 +47,7 @@ from forecaster.backtest.metrics import (
     smape,
     step_metric_table,
 )
-from forecaster.backtest.report import build_figures, write_report
+from forecaster.backtest.report import write_report
 
 __all__ = [
     "BASELINES",
