@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -116,9 +118,7 @@ def test_a_fitted_record_is_refitted_at_every_refit_point(monkeypatch):
         spans.append(inputs.train)
         return _toy(y, origins, horizon, inputs)
 
-    monkeypatch.setitem(
-        REGISTRY, "toy", Baseline("toy", "toy", recording, TOY.history, False, fitted_on_train=True)
-    )
+    monkeypatch.setitem(REGISTRY, "toy", replace(TOY, forecast=recording))
     cfg = BacktestConfig(stride=1, refit_every=20, window="sliding")
     result = run_backtest(series(), cfg=cfg, horizon=H, baselines=("naive", "toy"))
     start, firsts = int(result.origins[0]), result.origins[::20]
@@ -127,13 +127,7 @@ def test_a_fitted_record_is_refitted_at_every_refit_point(monkeypatch):
 
 
 def test_a_record_can_scale_its_intervals_by_the_season(monkeypatch):
-    seasonal = Baseline(
-        "toy",
-        "toy",
-        REGISTRY["naive"].forecast,
-        REGISTRY["naive"].history,
-        interval_lag=IntervalLag.SEASON,
-    )
+    seasonal = replace(REGISTRY["naive"], name="toy", interval_lag=IntervalLag.SEASON)
     monkeypatch.setitem(REGISTRY, "toy", seasonal)
     s, cfg = series(), BacktestConfig(stride=3, season=SEASON)
     own = run_backtest(s, cfg=cfg, horizon=H, baselines=("naive", "toy"), levels=(80,))
@@ -144,3 +138,12 @@ def test_a_record_can_scale_its_intervals_by_the_season(monkeypatch):
     )
     for a, b in zip(own.intervals["toy"][80], by_season.intervals["naive"][80], strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_only_fitted_records_change_with_the_refit_points():
+    s = series()
+    fixed = run_backtest(s, cfg=BacktestConfig(stride=1), horizon=H)
+    refit = run_backtest(s, cfg=BacktestConfig(stride=1, refit_every=7), horizon=H)
+    for name in BASELINES:
+        same = np.array_equal(fixed.forecasts[name], refit.forecasts[name])
+        assert same != REGISTRY[name].fitted_on_train, name
