@@ -45,6 +45,7 @@ def best_baseline(metrics) -> tuple[str, float, float]:
 def singles(tickers: list[str], quick: bool) -> tuple[list[dict[str, Any]], float]:
     from forecaster import api
     from forecaster.errors import ForecasterError
+    from forecaster.models import NAME
 
     rows, total = [], 0.0
     for ticker in tickers:
@@ -67,8 +68,8 @@ def singles(tickers: list[str], quick: bool) -> tuple[list[dict[str, Any]], floa
                 "fit_seconds": round(seconds, 1),
                 "epochs": fit.model.meta.epochs_trained,
                 "origins": result.n_origins,
-                "gru_mae": round(float(result.metrics.loc["gru", "mae"]), 4),
-                "gru_skill": round(float(result.metrics.loc["gru", "skill"]), 4),
+                "gru_mae": round(float(result.metrics.loc[NAME, "mae"]), 4),
+                "gru_skill": round(float(result.metrics.loc[NAME, "skill"]), 4),
                 "best_baseline": name,
                 "best_mae": round(mae, 4),
                 "best_skill": round(skill, 4),
@@ -79,6 +80,7 @@ def singles(tickers: list[str], quick: bool) -> tuple[list[dict[str, Any]], floa
 
 def group(tickers: list[str], quick: bool) -> tuple[list[dict[str, Any]], float]:
     from forecaster import api
+    from forecaster.models import NAME
 
     cfg = api.make_config(ticker=",".join(tickers), overrides=overrides(quick))
     t0 = time.perf_counter()
@@ -94,8 +96,8 @@ def group(tickers: list[str], quick: bool) -> tuple[list[dict[str, Any]], float]
                 "mode": "group",
                 "ticker": ticker,
                 "origins": member.result.n_origins,
-                "gru_mae": round(float(metrics.loc["gru", "mae"]), 4),
-                "gru_skill": round(float(metrics.loc["gru", "skill"]), 4),
+                "gru_mae": round(float(metrics.loc[NAME, "mae"]), 4),
+                "gru_skill": round(float(metrics.loc[NAME, "skill"]), 4),
                 "best_baseline": name,
                 "best_mae": round(mae, 4),
                 "best_skill": round(skill, 4),

@@ -83,6 +83,7 @@ def case(name: str, quick: bool):
 def run(name: str, variants: list[str], quick: bool) -> list[dict[str, Any]]:
     from forecaster.backtest.baselines import best_baseline
     from forecaster.backtest.engine import backtest_span, run_backtest
+    from forecaster.models import NAME
     from forecaster.training import fit_model
 
     series, cfg = case(name, quick)
@@ -100,7 +101,7 @@ def run(name: str, variants: list[str], quick: bool) -> list[dict[str, Any]]:
             model,
             cfg=bcfg,
             test_fraction=cfg.train.test_fraction,
-            model_name="gru",
+            model_name=NAME,
             levels=LEVELS,
             calibration_start=cal_row,
             interval_scale=v["interval_scale"],
@@ -108,7 +109,7 @@ def run(name: str, variants: list[str], quick: bool) -> list[dict[str, Any]]:
         )
         mae = result.metrics["mae"]
         best = best_baseline(mae.astype(float).to_dict())
-        for method in ("gru", best):
+        for method in (NAME, best):
             for level in LEVELS:
                 m = result.interval_metrics.loc[(method, level)]
                 steps = result.step_coverage.loc[(method, level)].to_numpy()
@@ -117,7 +118,7 @@ def run(name: str, variants: list[str], quick: bool) -> list[dict[str, Any]]:
                         "case": name,
                         "variant": variant,
                         "method": method,
-                        "role": "gru" if method == "gru" else "best baseline",
+                        "role": "gru" if method == NAME else "best baseline",
                         "level": level,
                         "coverage": round(float(m["coverage"]), 2),
                         "coverage_by_step": [round(float(c), 1) for c in steps],

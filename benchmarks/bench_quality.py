@@ -88,6 +88,7 @@ def case_config(name: str, folder: Path, quick: bool, extra: dict[str, Any] | No
 def run_case(name: str, quick: bool, extra: dict[str, Any] | None = None) -> dict[str, Any]:
     from forecaster import api
     from forecaster.backtest.baselines import best_baseline
+    from forecaster.models import NAME
 
     with tempfile.TemporaryDirectory(prefix=f"bench-quality-{name}-") as tmp:
         os.environ["FORECASTER_HOME"] = str(Path(tmp) / "home")
@@ -97,8 +98,8 @@ def run_case(name: str, quick: bool, extra: dict[str, Any] | None = None) -> dic
         fit_seconds = time.perf_counter() - t0
         report = api.backtest(cfg, model="champion", write=False)
     metrics = report.result.metrics
-    gru = float(metrics.loc["gru", "mae"])
-    baselines = metrics.drop(index="gru")
+    gru = float(metrics.loc[NAME, "mae"])
+    baselines = metrics.drop(index=NAME)
     best = best_baseline(baselines["mae"].astype(float).to_dict())
     best_mae = float(baselines.loc[best, "mae"])
     meta = fit.model.meta
@@ -114,8 +115,8 @@ def run_case(name: str, quick: bool, extra: dict[str, Any] | None = None) -> dic
         "naive_mae": round(float(metrics.loc["naive", "mae"]), 4),
         "skill_vs_best": round(1 - gru / best_mae, 4),
         "skill_vs_naive": round(1 - gru / float(metrics.loc["naive", "mae"]), 4),
-        "val_gru_mae": round(float(val.loc["gru", "mae"]), 4),
-        "val_best_baseline_mae": round(float(val.drop(index="gru")["mae"].min()), 4),
+        "val_gru_mae": round(float(val.loc[NAME, "mae"]), 4),
+        "val_best_baseline_mae": round(float(val.drop(index=NAME)["mae"].min()), 4),
         "anchor": meta.anchor.name,
         "kept_share": 0.0 if meta.anchor.is_anchor else meta.anchor.blend,
         "p_value": meta.anchor.selection.get("p_value"),

@@ -9,6 +9,12 @@ from __future__ import annotations
 
 from forecaster.backtest.baselines import (
     BASELINES,
+    REGISTRY,
+    Baseline,
+    BaselineInputs,
+    IntervalLag,
+    baseline_forecasts,
+    best_baseline,
     drift,
     moving_average,
     naive,
@@ -17,6 +23,7 @@ from forecaster.backtest.baselines import (
     ridge_predict,
     season_for,
     seasonal_naive,
+    usable_baselines,
 )
 from forecaster.backtest.charts import forecast_chart, forecast_chart_figure
 from forecaster.backtest.engine import (
@@ -26,6 +33,7 @@ from forecaster.backtest.engine import (
     make_origins,
     run_backtest,
 )
+from forecaster.backtest.figures import build_figures
 from forecaster.backtest.metrics import (
     METRICS,
     directional_accuracy,
@@ -39,14 +47,20 @@ from forecaster.backtest.metrics import (
     smape,
     step_metric_table,
 )
-from forecaster.backtest.report import build_figures, write_report
+from forecaster.backtest.report import write_report
 
 __all__ = [
     "BASELINES",
     "METRICS",
+    "REGISTRY",
     "BacktestResult",
+    "Baseline",
+    "BaselineInputs",
+    "IntervalLag",
     "WindowForecaster",
     "backtest_span",
+    "baseline_forecasts",
+    "best_baseline",
     "build_figures",
     "directional_accuracy",
     "drift",
@@ -70,5 +84,6 @@ __all__ = [
     "skill",
     "smape",
     "step_metric_table",
+    "usable_baselines",
     "write_report",
 ]

@@ -1,6 +1,6 @@
-"""Baseline forecasts: pure, vectorised over all forecast origins at once.
+"""Baseline forecasts, pure and vectorised over all forecast origins at once, and their registry.
 
-Every baseline has the form ``f(y, origins, horizon, ...) -> (n_origins, horizon)``:
+Every baseline function has the form ``f(y, origins, horizon, ...) -> (n_origins, horizon)``:
 
 * ``y``: the target, shape ``(T,)``, in target units.
 * ``origins``: integer row positions, shape ``(n_origins,)``. Origin ``o`` forecasts rows
@@ -9,29 +9,29 @@ Every baseline has the form ``f(y, origins, horizon, ...) -> (n_origins, horizon
 
 History windows are views or fancy-indexed gathers on the one array ``y`` (no per-origin Python loop),
 so a thousand origins cost a few milliseconds.
+
+:data:`REGISTRY` holds one :class:`Baseline` record per baseline, in report order: its forecast,
+the history it needs, whether it reads the season or is fitted on training rows, and how its
+interval residuals are scaled. The engine, the report and the interval code dispatch through the
+record, so a new baseline is one new record.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from enum import Enum
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 from sklearn.linear_model import Ridge
 
-#: Baselines the engine knows, in report order.
-BASELINES = ("naive", "seasonal_naive", "drift", "moving_average", "ridge")
+from forecaster.errors import ConfigError
 
-
-def best_baseline(errors: Mapping[str, float]) -> str | None:
-    """The baseline with the lowest error among ``errors`` (method -> error; names that are not
-    baselines, such as ``gru`` or ``challenger``, are ignored). Non-finite errors rank last, ties
-    go to the report order; ``None`` when no baseline is there."""
-    have = [b for b in BASELINES if b in errors]
-    return min(have, key=lambda b: errors[b] if np.isfinite(errors[b]) else np.inf, default=None)
-
+if TYPE_CHECKING:
+    from forecaster.config import BacktestConfig
 
 _LEGACY = {"H": "h", "M": "ME", "Q": "QE", "BM": "BME", "T": "min"}
 
@@ -202,3 +202,165 @@ def ridge(
         )
     fitted = ridge_fit(np.asarray(y, dtype=np.float64)[:end], lags, horizon, alpha)
     return ridge_predict(fitted, y, origins)
+
+
+# -- the registry ---------------------------------------------------------------------------------
+
+
+class IntervalLag(Enum):
+    """How a baseline's interval residuals are scaled: the lag of the changes whose spread over the
+    window before each origin divides them (see :func:`forecaster.intervals.window_scale`)."""
+
+    RUN = "run"
+    """The run's lag (the model's: the season for a seasonal anchor, else 1), the same for every
+    method, so their interval widths compare at equal coverage."""
+    SEASON = "season"
+    """Season-on-season changes: how much a season differs from the one before."""
+
+    def lag(self, run_lag: int, season: int) -> int:
+        """The lag in steps, given the run's lag and the season (steps)."""
+        return season if self is IntervalLag.SEASON else run_lag
+
+
+@dataclass(frozen=True)
+class BaselineInputs:
+    """What a baseline may read besides the target, the origins and the horizon."""
+
+    cfg: BacktestConfig
+    """Backtest settings (``moving_average`` window, ``ridge_lags``, ``ridge_alpha``)."""
+    season: int
+    """Season length in steps (1: none)."""
+    train: tuple[int, int]
+    """Rows ``[a, b)`` a baseline fitted on training data is fitted on; ``b`` <= the first origin."""
+    drift_window: int | None
+    """Rows before each origin drift's slope is taken over (None: from row 0)."""
+
+
+#: ``forecast(y (T,), origins (n,), horizon, inputs) -> (n, horizon)`` in target units.
+Forecast = Callable[[np.ndarray, np.ndarray, int, BaselineInputs], np.ndarray]
+#: ``history(cfg, season, horizon) -> rows`` needed before the first origin.
+History = Callable[["BacktestConfig", int, int], int]
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """One baseline: its name in tables, how it forecasts, and what it needs."""
+
+    name: str
+    """Its row in the metrics tables and its column in ``forecasts.csv``."""
+    label: str
+    """Its name in words, for people (``seasonal naive``)."""
+    forecast: Forecast
+    history: History
+    """Rows of history it needs before its first origin (a fitted one: its training rows)."""
+    needs_season: bool = False
+    """Whether its forecast reads ``BaselineInputs.season``."""
+    interval_lag: IntervalLag = IntervalLag.RUN
+    """How its interval residuals are scaled (every built-in one: like the run's model)."""
+    fitted_on_train: bool = False
+    """Whether it is fitted on ``BaselineInputs.train``: refitted at every refit point of a
+    backtest and, for interval calibration, on the rows before the calibration origins."""
+
+
+def _naive(y: np.ndarray, origins: np.ndarray, horizon: int, inputs: BaselineInputs) -> np.ndarray:
+    return naive(y, origins, horizon)
+
+
+def _seasonal_naive(
+    y: np.ndarray, origins: np.ndarray, horizon: int, inputs: BaselineInputs
+) -> np.ndarray:
+    return seasonal_naive(y, origins, horizon, inputs.season)
+
+
+def _drift(y: np.ndarray, origins: np.ndarray, horizon: int, inputs: BaselineInputs) -> np.ndarray:
+    return drift(y, origins, horizon, window=inputs.drift_window)
+
+
+def _moving_average(
+    y: np.ndarray, origins: np.ndarray, horizon: int, inputs: BaselineInputs
+) -> np.ndarray:
+    return moving_average(y, origins, horizon, inputs.cfg.moving_average)
+
+
+def _ridge(y: np.ndarray, origins: np.ndarray, horizon: int, inputs: BaselineInputs) -> np.ndarray:
+    cfg, (a, b) = inputs.cfg, inputs.train
+    return ridge_predict(ridge_fit(y[a:b], cfg.ridge_lags, horizon, cfg.ridge_alpha), y, origins)
+
+
+#: Every baseline the engine knows, by name, in report order. A new baseline is one new record.
+REGISTRY: dict[str, Baseline] = {
+    b.name: b
+    for b in (
+        Baseline("naive", "naive", _naive, lambda cfg, season, horizon: 1),
+        Baseline(
+            "seasonal_naive",
+            "seasonal naive",
+            _seasonal_naive,
+            lambda cfg, season, horizon: season,
+            needs_season=True,
+        ),
+        Baseline("drift", "drift", _drift, lambda cfg, season, horizon: 2),
+        Baseline(
+            "moving_average",
+            "moving average",
+            _moving_average,
+            lambda cfg, season, horizon: cfg.moving_average,
+        ),
+        Baseline(
+            "ridge",
+            "Ridge",
+            _ridge,
+            lambda cfg, season, horizon: cfg.ridge_lags + horizon,
+            fitted_on_train=True,
+        ),
+    )
+}
+
+#: The names of the built-in baselines, in report order.
+BASELINES: tuple[str, ...] = tuple(REGISTRY)
+
+
+def names() -> tuple[str, ...]:
+    """The names of every registered baseline, in report order."""
+    return tuple(REGISTRY)
+
+
+def lookup(methods: Iterable[str]) -> list[Baseline]:
+    """The records of ``methods``, in the given order; a one-line ConfigError names unknown ones."""
+    methods = list(methods)
+    unknown = [m for m in methods if m not in REGISTRY]
+    if unknown:
+        raise ConfigError(f"unknown baseline(s) {unknown} — choose from {list(REGISTRY)}")
+    return [REGISTRY[m] for m in methods]
+
+
+def best_baseline(errors: Mapping[str, float]) -> str | None:
+    """The baseline with the lowest error among ``errors`` (method -> error; names that are not
+    baselines, such as the model's or ``challenger``, are ignored). Non-finite errors rank last,
+    ties go to the report order; ``None`` when no baseline is there."""
+    have = [b for b in REGISTRY if b in errors]
+    return min(have, key=lambda b: errors[b] if np.isfinite(errors[b]) else np.inf, default=None)
+
+
+def usable_baselines(cfg: BacktestConfig, season: int, horizon: int, history: int) -> list[str]:
+    """The baselines that ``history`` rows before the first origin are enough for, in report order."""
+    return [b.name for b in REGISTRY.values() if b.history(cfg, season, horizon) <= history]
+
+
+def baseline_forecasts(
+    y: np.ndarray,
+    origins: np.ndarray,
+    horizon: int,
+    cfg: BacktestConfig,
+    season: int,
+    methods: Sequence[str],
+    ridge_train: tuple[int, int],
+    drift_window: int | None,
+) -> dict[str, np.ndarray]:
+    """``{method: (n_origins, horizon)}`` for ``methods`` (in their order) from the same origins.
+
+    Baselines fitted on training rows (Ridge) are fitted on ``y[ridge_train[0]:ridge_train[1]]``;
+    drift's slope is taken over the last ``drift_window`` rows (None: from row 0).
+    """
+    inputs = BaselineInputs(cfg, season, ridge_train, drift_window)
+    return {b.name: b.forecast(y, origins, horizon, inputs) for b in lookup(methods)}

@@ -182,8 +182,26 @@ def fan_chart(
                 interval_label(level, level in short),
             )
         )
+    bounds = [
+        (lv, forecast[lo].to_numpy(dtype=np.float64), forecast[hi].to_numpy(dtype=np.float64))
+        for lv, lo, hi in bands
+    ]
+    for column, color in zip(_line_columns(forecast, bands), PALETTE, strict=False):
+        fig.add_trace(
+            go.Scatter(
+                x=times,
+                y=forecast[column].to_numpy(dtype=np.float64),
+                name=str(column),
+                **_line_style(column, color, bounds),
+            )
+        )
+    return apply_layout(fig, title, "time", yaxis)
+
+
+def _line_columns(forecast: pd.DataFrame, bands: list[tuple[float, str, str]]) -> list:
+    """The columns drawn as lines: every numeric one but the bounds, the times and the flags."""
     skip = {c for _, lo, hi in bands for c in (lo, hi)} | set(_TIME_COLUMNS)
-    columns = [
+    return [
         c
         for c in forecast.columns
         if c not in skip
@@ -191,23 +209,18 @@ def fan_chart(
         and pd.api.types.is_numeric_dtype(forecast[c])
         and not pd.api.types.is_bool_dtype(forecast[c])
     ]
-    bounds = [
-        (lv, forecast[lo].to_numpy(dtype=np.float64), forecast[hi].to_numpy(dtype=np.float64))
-        for lv, lo, hi in bands
-    ]
-    for column, color in zip(columns, PALETTE, strict=False):
-        style: dict = {"mode": "lines+markers", "line": {"color": color}}
-        if bands and column == "median":
-            style = {"mode": "lines", "line": {"color": BAND_COLOR, "dash": "dash"}}
-        elif bands and column == "forecast":
-            style["line"] = {"color": PALETTE[0], "width": 2.5}
-            style |= bounds_hover(bounds, "forecast")
-        fig.add_trace(
-            go.Scatter(
-                x=times, y=forecast[column].to_numpy(dtype=np.float64), name=str(column), **style
-            )
-        )
-    return apply_layout(fig, title, "time", yaxis)
+
+
+def _line_style(column, color: str, bounds: list[tuple[float, np.ndarray, np.ndarray]]) -> dict:
+    """How a column's line looks: with intervals (``bounds``), ``median`` dashed in the band's
+    colour and ``forecast`` thick, showing the bounds when hovered; otherwise ``color`` with markers."""
+    style: dict = {"mode": "lines+markers", "line": {"color": color}}
+    if bounds and column == "median":
+        style = {"mode": "lines", "line": {"color": BAND_COLOR, "dash": "dash"}}
+    elif bounds and column == "forecast":
+        style["line"] = {"color": PALETTE[0], "width": 2.5}
+        style |= bounds_hover(bounds, "forecast")
+    return style
 
 
 def forecast_chart_figure(

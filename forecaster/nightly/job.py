@@ -42,6 +42,7 @@ from forecaster.errors import ForecasterError, LockedError, user_facing
 from forecaster.faults import NO_FAULTS, FaultPlan
 from forecaster.fitted import FittedModel
 from forecaster.io import held_lock
+from forecaster.models import NAME
 from forecaster.nightly.config import JobConfig, NightlyConfig, attempt_digest, job_config
 from forecaster.nightly.decide import DIVERGED, Decision, decide
 from forecaster.nightly.holdout import CHALLENGER, CHAMPION, Holdout, score
@@ -52,7 +53,7 @@ from forecaster.registry import ChampionChanged, ModelStore, VersionInfo
 from forecaster.settings import Paths, paths
 
 log = logging.getLogger(__name__)
-MODEL_ROW = "gru"
+MODEL_ROW = NAME
 """The trained model's row in :attr:`forecaster.api.FitResult.table`."""
 
 
