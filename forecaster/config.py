@@ -2,32 +2,76 @@
 
 A run is described by one :class:`Config` (data + model + train + backtest). Unknown keys and
 out-of-range values are rejected with one line that names the key, the value and what is allowed.
+Every YAML file is read bounded (:mod:`forecaster.safe_yaml`: size, depth, alias expansion and
+keys given twice), and values strictly: ``true`` is not a number, ``0d`` is not an interval.
 The resolved config is saved beside every model (:func:`dump_config`), so any model can be rebuilt.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
+import types
+import typing
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 
+from forecaster import safe_yaml
 from forecaster.errors import ConfigError
 from forecaster.resources import configs_dir
+
+SEED_MAX = 2**32 - 1
+"""The largest seed numpy's generators take (seeds are 0 .. 2**32 - 1)."""
+INTERVAL = re.compile(r"[1-9][0-9]{0,3}(m|h|d|wk|mo)")
+"""A sampling interval: a positive count and a unit (``15m``, ``1h``, ``1d``, ``1wk``, ``3mo``)."""
+
+
+def _is_number_type(annotation: Any) -> bool:
+    """Whether a field's type is a number (``int``, ``float``, or a union with one), not ``bool``."""
+    if annotation in (int, float):
+        return True
+    if typing.get_origin(annotation) is Annotated:
+        return _is_number_type(typing.get_args(annotation)[0])
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        args = typing.get_args(annotation)
+        return bool not in args and any(_is_number_type(a) for a in args)
+    return False
 
 
 class StrictModel(BaseModel):
     # allow_inf_nan=False: a learning rate of inf (or a margin of nan) is a typo, not a setting
     model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_boolean_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        """``true``/``false`` where a number belongs is a mistake (pydantic would read 1 or 0)."""
+        field = cls.model_fields.get(info.field_name or "")
+        if isinstance(value, bool) and field is not None and _is_number_type(field.annotation):
+            raise ValueError("a number is expected, not true/false")
+        return value
+
+
+def _printable_name(value: str) -> str:
+    if not value.strip() or not value.isprintable():
+        raise ValueError("a name is printable text, not empty, e.g. aapl_daily")
+    return value.strip()
+
+
+Name = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_printable_name)]
+"""A name people type and read (a nightly job's): printable, not blank, at most 64 characters."""
 
 
 def parse_symbols(text: str, what: str = "--ticker") -> list[str]:
@@ -120,7 +164,9 @@ class DataConfig(StrictModel):
     time_column: str | None = None
     """Time column of a CSV/Parquet file; ``None`` picks the first column that parses as dates."""
     interval: str = "1d"
-    """Sampling interval: yahoo ``1m 2m 5m 15m 30m 60m 90m 1h 1d 5d 1wk 1mo 3mo``; open-meteo ``1h`` or ``1d``."""
+    """Sampling interval: yahoo ``1m 2m 5m 15m 30m 60m 90m 1h 1d 5d 1wk 1mo 3mo``; open-meteo ``1h`` or
+    ``1d``. A file's rows set its own frequency: for ``csv`` an interval other than ``1d`` (the
+    default) must match it, else the load is an error."""
     variables: list[str] = Field(default_factory=list)
     """Columns to fetch/keep (weather variables, CSV value columns); empty means the source default."""
     target: str | None = None
@@ -148,6 +194,16 @@ class DataConfig(StrictModel):
     group: GroupConfig | None = None
     """Several series loaded together (``forecast fit --ticker AAPL,MSFT,IBM``), instead of
     ``symbol``; see :class:`GroupConfig`."""
+
+    @field_validator("interval")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        if not isinstance(value, str) or not INTERVAL.fullmatch(value):
+            raise ValueError(
+                "an interval is a positive count and a unit: m (minutes), h, d, wk or mo, "
+                "e.g. 15m, 1h, 1d"
+            )
+        return value
 
     @field_validator("calendar")
     @classmethod
@@ -232,7 +288,8 @@ class TrainConfig(StrictModel):
     """Early stopping: an epoch resets the patience only when it improves the best validation MAE
     by at least this share of the anchor's (0.01: 1%); smaller gains are noise the gate drops."""
     gradient_clip: float = Field(1.0, gt=0)
-    seed: int = 42
+    seed: int = Field(42, ge=0, le=SEED_MAX)
+    """Random seed, 0 .. 2**32 - 1 (numpy's range)."""
     deterministic: bool = False
     stride: int = Field(1, ge=1)
     """Step between consecutive training windows."""
@@ -306,9 +363,11 @@ class BacktestConfig(StrictModel):
     interval_window: int | None = Field(None, ge=10)
     """Calibrate intervals on the most recent N residuals only (None: all earlier ones)."""
 
-    @field_validator("levels")
+    @field_validator("levels", mode="before")
     @classmethod
-    def _levels(cls, value: list[float]) -> list[float]:
+    def _levels(cls, value: Any) -> Any:
+        if not isinstance(value, (list, tuple)):
+            return value  # pydantic says what a list of levels is
         if not value:
             return []
         from forecaster.intervals import parse_levels  # a one-line error names the problem
@@ -329,19 +388,36 @@ class Config(StrictModel):
     backtest: BacktestConfig = Field(default_factory=BacktestConfig)
 
 
+def _shown(value: Any, limit: int = 32) -> str:
+    """``=<value>`` for a message, cut to ``limit`` characters (a list from a config may be huge:
+    only its start is formatted); nothing for a section or no value."""
+    if value is None or isinstance(value, dict):
+        return ""
+    if isinstance(value, (list, tuple)):
+        head = ", ".join(repr(v)[:limit] for v in value[:4])
+        text = f"[{head}{', ...' if len(value) > 4 else ''}]"
+    else:
+        text = repr(value)
+    text = " ".join(text.split())
+    return "=" + (text if len(text) <= limit else text[: limit - 1] + "…")
+
+
 def format_validation_error(exc: ValidationError, origin: str) -> str:
+    """One line naming each invalid key, a short form of its value and what is wrong."""
     parts = []
-    for err in exc.errors():
+    for err in exc.errors()[:3]:
         key = ".".join(str(p) for p in err["loc"]) or "(top level)"
         if err["type"] == "extra_forbidden":
-            parts.append(f"unknown key '{key}'")
+            parts.append(f"unknown key '{key[:80]}'")
         else:
-            value = err.get("input")
-            shown = f"={value!r}" if value is not None and not isinstance(value, dict) else ""
-            msg = err["msg"].removeprefix("Value error, ")
-            parts.append(f"{key}{shown}: {msg}")
+            msg = " ".join(err["msg"].removeprefix("Value error, ").split())
+            parts.append(f"{key[:80]}{_shown(err.get('input'))}: {msg[:300]}")
+    more = f" (and {exc.error_count() - 3} more)" if exc.error_count() > 3 else ""
     return (
-        f"invalid config ({origin}): " + "; ".join(parts) + " — fix the value or see configs/*.yaml"
+        f"invalid config ({origin}): "
+        + "; ".join(parts)
+        + more
+        + " — fix the value or see configs/*.yaml"
     )
 
 
@@ -370,7 +446,7 @@ def resolve_config_path(name_or_path: str | Path) -> Path:
 def read_yaml(path: Path) -> dict[str, Any]:
     """Parse a YAML mapping, with one-line errors for unreadable or non-mapping files."""
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = safe_yaml.load_file(path)
     except UnicodeDecodeError:
         raise ConfigError(
             f"config '{path}' is not a text file (not UTF-8) — give the path of a YAML config"

@@ -18,9 +18,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-import yaml
 
-from forecaster.config import Config, dump_config, validate_config
+from forecaster.config import Config, dump_config, read_yaml, validate_config
 from forecaster.data import calendars
 from forecaster.data.features import FeatureSpec, build_features
 from forecaster.data.pooled import Cuts, member_bounds
@@ -277,9 +276,7 @@ class FittedModel:
                     "(forecast fit) or return to the previous champion (forecast models rollback)"
                 ) from None
 
-        cfg = read(
-            "config.yaml", lambda p: validate_config(yaml.safe_load(p.read_text("utf-8")), str(p))
-        )
+        cfg = read("config.yaml", lambda p: validate_config(read_yaml(p), str(p)))
         spec = read(
             "normalization.json", lambda p: FeatureSpec.from_dict(json.loads(p.read_text("utf-8")))
         )

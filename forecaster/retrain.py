@@ -51,7 +51,7 @@ from forecaster import config as cfgmod
 from forecaster.backtest import baselines as bl
 from forecaster.backtest.baselines import BASELINES
 from forecaster.backtest.engine import run_backtest
-from forecaster.config import BacktestConfig, Config, StrictModel
+from forecaster.config import BacktestConfig, Config, Name, StrictModel
 from forecaster.data.group import SeriesGroup
 from forecaster.data.group import store_key as series_key
 from forecaster.data.series import Series
@@ -79,7 +79,7 @@ SCORES = ("mae", "rmse", "smape")
 class JobConfig(StrictModel):
     """One series to retrain: a base config plus the series and overrides."""
 
-    name: str
+    name: Name
     config: str | None = None
     """Base config (path or name in configs/); default: by the series' source."""
     ticker: str | None = None
