@@ -29,6 +29,7 @@ from forecaster.errors import DataError, ForecasterError, ModelError
 from forecaster.intervals import Calibration, level_name, window_scale
 from forecaster.io import atomic_path, write_json, write_text
 from forecaster.models.gru import GRURegressor
+from forecaster.models.integrity import check_state
 
 PREDICT_BATCH = 256
 """Windows per forward pass when predicting. Larger is not faster on the CPU: a pass allocates
@@ -294,6 +295,13 @@ class FittedModel:
                 "calibration.json",
                 lambda p: Calibration.from_dict(json.loads(p.read_text("utf-8"))),
             )
+        check_state(
+            directory,
+            weights=module.state_dict(),
+            normalization={"mean": spec.mean, "std": spec.std},
+            calibration=None if calibration is None else calibration.residuals,
+            horizon=cfg.model.horizon,
+        )
         return cls(module=module.eval(), config=cfg, spec=spec, meta=meta, calibration=calibration)
 
 
