@@ -52,6 +52,7 @@ from forecaster.fitted import FittedModel
 from forecaster.intervals import level_name, needed, parse_levels
 from forecaster.loop import global_rank
 from forecaster.registry import ChampionChanged, ModelStore, VersionInfo
+from forecaster.serving import resolve_for
 from forecaster.settings import paths
 from forecaster.training import fit_model
 
@@ -226,7 +227,7 @@ def load_model(cfg: Config, ref: str = "champion") -> tuple[FittedModel, Version
         if info is not None:
             log.info("%s has no model of its own; using group model %s", key, info.key)
             return FittedModel.load(info.path), info
-    info = st.resolve(key, ref)
+    info = resolve_for(st, cfg.data, key, ref)  # a file's own model, never a namesake's
     return FittedModel.load(info.path), info
 
 

@@ -27,6 +27,7 @@ import pandas as pd
 from forecaster.config import DataConfig
 from forecaster.data import cache
 from forecaster.data.cleaning import DuplicateTimes, OffGrid
+from forecaster.data.file_key import file_key_name
 from forecaster.data.series import Series, interval_matches, target_first, validate
 from forecaster.data.sources import base
 from forecaster.errors import ConfigError, DataError
@@ -301,7 +302,7 @@ class LocalSource:
             name=name,
             label=path.name,
             interval=cfg.interval,
-            key=base.series_key(self.name, name, None),
+            key=base.series_key(self.name, file_key_name(path), None),  # two folders: two keys
             target=cfg.target,
             columns=list(cfg.variables) or None,
             flag=f"--csv {path}",
