@@ -74,8 +74,9 @@ def parse_levels(levels: str | Iterable[float] | None) -> tuple[float, ...]:
         shown = ",".join(f"{v:g}" for v in values)
         percent = ",".join(f"{v * 100:g}" if 0 < v < 1 else f"{v:g}" for v in values)
         raise ConfigError(
-            f"interval levels are in percent, and {shown} look like fractions — use {percent} "
-            f"(e.g. --levels {percent})"
+            f"interval levels are in percent, and {shown} "
+            + ("looks like a fraction" if len(fractions) == 1 else "look like fractions")
+            + f" — use {percent} (e.g. --levels {percent})"
         )
     bad = [v for v in values if not 0 < v < 100 or not math.isfinite(v)]
     if bad:

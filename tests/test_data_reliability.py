@@ -204,8 +204,18 @@ def test_heavy_filling_is_warned_about(caplog):
         s = validate(gappy(missing=missing), "t", fill="interpolate", max_gap=1000)
     assert s.filled_mask().mean() > HEAVY_FILL
     (warning,) = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
-    assert "74%" in warning and "'t'" in warning and "scores" in warning
+    assert "74%" in warning and "'t'" in warning and "not data" in warning
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="forecaster"):
         validate(gappy(missing=[10, 11]), "t")
     assert not [r for r in caplog.records if r.levelno == logging.WARNING]
+
+
+def test_data_show_says_how_many_target_values_were_filled(tmp_path):
+    def holes(f):
+        f.loc[[10, 11, 30], "sales"] = np.nan
+        return f
+
+    path = daily_csv(tmp_path / "a.csv", edit=holes)
+    out = CliRunner().invoke(cli, ["data", "show", "--csv", str(path), "--target", "sales"]).output
+    assert "filled     3 of 60 'sales' values (5%) filled in, not observed" in out, out

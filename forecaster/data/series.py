@@ -316,9 +316,9 @@ def _warn_if_mostly_filled(gaps: pd.DataFrame, opts: cleaning.Options) -> None:
         return
     how = "interpolation" if opts.fill == "interpolate" else "forward-filling"
     log.warning(
-        "%s: %.0f%% of '%s' (%d of %d rows) was filled in by %s (max_gap %d) — validation and "
-        "backtest scores leave filled rows out, but the model learns from them; choose a span "
-        "with more real data (--start/--end) or a smaller --max-gap",
+        "%s: %.0f%% of '%s' (%d of %d rows) was filled in by %s (max_gap %d) — filled values "
+        "are not data, and a model trained or scored on them looks better than it is; choose a "
+        "span with more real data (--start/--end) or a smaller --max-gap",
         opts.label,
         100 * shares[column],
         column,
