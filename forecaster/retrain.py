@@ -51,7 +51,8 @@ from forecaster import config as cfgmod
 from forecaster.backtest import baselines as bl
 from forecaster.backtest.baselines import BASELINES
 from forecaster.backtest.engine import run_backtest
-from forecaster.config import BacktestConfig, Config, Name, StrictModel
+from forecaster.config import BacktestConfig, Config, StrictModel
+from forecaster.config_rules import Name
 from forecaster.data.group import SeriesGroup
 from forecaster.data.group import store_key as series_key
 from forecaster.data.series import Series
