@@ -6,6 +6,9 @@ child process, some as an unprivileged user against a read-only data root.
 
 Placeholders in a case's argv: ``{dir}`` a scratch folder for the case's files, ``{root}`` the data
 root, ``{key}`` the trained series (yahoo-AAPL-1d), ``{version}`` its champion's version id.
+
+Issue 24's classes (links out of the data root, bounded configs, two files of one name, saved
+state that is not finite, ...) are in ``benchmarks/bad_inputs_24.py``, listed here too.
 """
 
 from __future__ import annotations
@@ -47,6 +50,8 @@ class Case:
     subprocess: bool = False
     as_nobody: bool = False
     """In a child process as an unprivileged user, with the data root made read-only."""
+    after: Callable[[Path, Path], str | None] | None = None
+    """A check after the run: ``after(files folder, data root)`` -> what went wrong, or None."""
 
 
 # -- helpers that prepare files --------------------------------------------------------------------
@@ -779,6 +784,9 @@ def _cases() -> list[Case]:
             code=0,  # a corrupt cache file is refetched, with a warning
         )
     )
+    import bad_inputs_24  # issue 24's classes; given this module, so neither imports the other
+
+    cases += bad_inputs_24.cases(sys.modules[__name__])
     return cases
 
 
@@ -900,6 +908,9 @@ def run_case(case: Case, base: Path, template: tuple[Path, str], runner=None) ->
 
             stderr += "".join(traceback.format_exception(result.exception))
     clean, why = judge(code, stdout, stderr, case.code)
+    problem = case.after(folder, root) if case.after is not None else None
+    if problem is not None:
+        clean, why = False, problem
     return Outcome(case.name, code, clean, why, stderr)
 
 

@@ -2,6 +2,8 @@
 
 A run is described by one :class:`Config` (data + model + train + backtest). Unknown keys and
 out-of-range values are rejected with one line that names the key, the value and what is allowed.
+Every YAML file is read bounded (:mod:`forecaster.safe_yaml`: size, depth, alias expansion and
+keys given twice), and values strictly: ``true`` is not a number, ``0d`` is not an interval.
 The resolved config is saved beside every model (:func:`dump_config`), so any model can be rebuilt.
 A run's config is resolved by :func:`make_config` (in :mod:`forecaster.config_resolve`, importable
 from here).
@@ -14,22 +16,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
+from pydantic import Field, ValidationError, field_validator, model_validator
 
+from forecaster import safe_yaml
+from forecaster.config_rules import INTERVAL, SEED_MAX, StrictModel, format_validation_error
 from forecaster.errors import ConfigError
 from forecaster.resources import configs_dir
-
-
-class StrictModel(BaseModel):
-    # allow_inf_nan=False: a learning rate of inf (or a margin of nan) is a typo, not a setting
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
 def parse_symbols(text: str, what: str = "--ticker") -> list[str]:
@@ -112,7 +104,9 @@ class DataConfig(StrictModel):
     time_column: str | None = None
     """Time column of a CSV/Parquet file; ``None`` picks the first column that parses as dates."""
     interval: str = "1d"
-    """Sampling interval: yahoo ``1m 2m 5m 15m 30m 60m 90m 1h 1d 5d 1wk 1mo 3mo``; open-meteo ``1h`` or ``1d``."""
+    """Sampling interval: yahoo ``1m 2m 5m 15m 30m 60m 90m 1h 1d 5d 1wk 1mo 3mo``; open-meteo ``1h`` or
+    ``1d``. A file's rows set its own frequency: for ``csv`` an interval other than ``1d`` (the
+    default) must match it, else the load is an error."""
     variables: list[str] = Field(default_factory=list)
     """Columns to fetch/keep (weather variables, CSV value columns); empty means the source default."""
     target: str | None = None
@@ -140,6 +134,16 @@ class DataConfig(StrictModel):
     group: GroupConfig | None = None
     """Several series loaded together (``forecast fit --ticker AAPL,MSFT,IBM``), instead of
     ``symbol``; see :class:`GroupConfig`."""
+
+    @field_validator("interval")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        if not isinstance(value, str) or not INTERVAL.fullmatch(value):
+            raise ValueError(
+                "an interval is a positive count and a unit: m (minutes), h, d, wk or mo, "
+                "e.g. 15m, 1h, 1d"
+            )
+        return value
 
     @field_validator("calendar")
     @classmethod
@@ -227,7 +231,8 @@ class TrainConfig(StrictModel):
     """Early stopping: an epoch resets the patience only when it improves the best validation MAE
     by at least this share of the anchor's (0.01: 1%); smaller gains are noise the gate drops."""
     gradient_clip: float = Field(1.0, gt=0)
-    seed: int = 42
+    seed: int = Field(42, ge=0, le=SEED_MAX)
+    """Random seed, 0 .. 2**32 - 1 (numpy's range)."""
     deterministic: bool = False
     stride: int = Field(1, ge=1)
     """Step between consecutive training windows."""
@@ -301,9 +306,11 @@ class BacktestConfig(StrictModel):
     interval_window: int | None = Field(None, ge=10)
     """Calibrate intervals on the most recent N residuals only (None: all earlier ones)."""
 
-    @field_validator("levels")
+    @field_validator("levels", mode="before")
     @classmethod
-    def _levels(cls, value: list[float]) -> list[float]:
+    def _levels(cls, value: Any) -> Any:
+        if not isinstance(value, (list, tuple)):
+            return value  # pydantic says what a list of levels is
         if not value:
             return []
         from forecaster.intervals import parse_levels  # a one-line error names the problem
@@ -322,22 +329,6 @@ class Config(StrictModel):
     model: ModelConfig = Field(default_factory=ModelConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
     backtest: BacktestConfig = Field(default_factory=BacktestConfig)
-
-
-def format_validation_error(exc: ValidationError, origin: str) -> str:
-    parts = []
-    for err in exc.errors():
-        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        if err["type"] == "extra_forbidden":
-            parts.append(f"unknown key '{key}'")
-        else:
-            value = err.get("input")
-            shown = f"={value!r}" if value is not None and not isinstance(value, dict) else ""
-            msg = err["msg"].removeprefix("Value error, ")
-            parts.append(f"{key}{shown}: {msg}")
-    return (
-        f"invalid config ({origin}): " + "; ".join(parts) + " — fix the value or see configs/*.yaml"
-    )
 
 
 def validate_config(raw: dict[str, Any], origin: str = "config") -> Config:
@@ -365,7 +356,7 @@ def resolve_config_path(name_or_path: str | Path) -> Path:
 def read_yaml(path: Path) -> dict[str, Any]:
     """Parse a YAML mapping, with one-line errors for unreadable or non-mapping files."""
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = safe_yaml.load_file(path)
     except UnicodeDecodeError:
         raise ConfigError(
             f"config '{path}' is not a text file (not UTF-8) — give the path of a YAML config"

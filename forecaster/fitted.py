@@ -18,9 +18,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-import yaml
 
-from forecaster.config import Config, dump_config, validate_config
+from forecaster.config import Config, dump_config, read_yaml, validate_config
 from forecaster.data import calendars
 from forecaster.data.features import FeatureSpec, build_features
 from forecaster.data.series import TRADING_DAYS, Series, is_intraday
@@ -31,6 +30,7 @@ from forecaster.io import atomic_path, write_json, write_text
 from forecaster.meta import ModelMeta
 from forecaster.models import gru
 from forecaster.models.gru import GRURegressor
+from forecaster.models.integrity import check_state
 
 PREDICT_BATCH = 256
 """Windows per forward pass when predicting. Larger is not faster on the CPU: a pass allocates
@@ -297,9 +297,7 @@ class FittedModel:
                     "(forecast fit) or return to the previous champion (forecast models rollback)"
                 ) from None
 
-        cfg = read(
-            "config.yaml", lambda p: validate_config(yaml.safe_load(p.read_text("utf-8")), str(p))
-        )
+        cfg = read("config.yaml", lambda p: validate_config(read_yaml(p), str(p)))
         spec = read(
             "normalization.json", lambda p: FeatureSpec.from_dict(json.loads(p.read_text("utf-8")))
         )
@@ -317,6 +315,13 @@ class FittedModel:
                 "calibration.json",
                 lambda p: Calibration.from_dict(json.loads(p.read_text("utf-8"))),
             )
+        check_state(
+            directory,
+            weights=module.state_dict(),
+            normalization={"mean": spec.mean, "std": spec.std},
+            calibration=None if calibration is None else calibration.residuals,
+            horizon=cfg.model.horizon,
+        )
         return cls(module=module.eval(), config=cfg, spec=spec, meta=meta, calibration=calibration)
 
 

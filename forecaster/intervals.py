@@ -48,21 +48,36 @@ MAX_LEVELS = 9
 
 
 def parse_levels(levels: str | Iterable[float] | None) -> tuple[float, ...]:
-    """Levels in percent, sorted: ``"50,80,95"`` or ``[80, 95]``; one-line ConfigError when invalid."""
+    """Levels in percent, sorted: ``"50,80,95"`` or ``[80, 95]``; one-line ConfigError when invalid.
+
+    A level of 1 or less is a fraction written where a percentage belongs (``0.8,0.95`` for
+    80% and 95%): an error suggesting the percentages, never a 0.8% interval.
+    """
     if levels is None:
         return DEFAULT_LEVELS
-    if isinstance(levels, str):
-        parts = [p.strip() for p in levels.split(",") if p.strip()]
-        try:
-            values = [float(p.rstrip("%")) for p in parts]
-        except ValueError:
-            raise ConfigError(
-                f"interval levels must be numbers in percent, got {levels!r} — e.g. --levels 80,95"
-            ) from None
-    else:
-        values = [float(v) for v in levels]
+    items = [p.strip() for p in levels.split(",")] if isinstance(levels, str) else list(levels)
+    try:
+        if any(isinstance(v, bool) for v in items):
+            raise ValueError("true/false")
+        values = [
+            float(v.rstrip("%")) if isinstance(v, str) else float(v) for v in items if v != ""
+        ]
+    except (ValueError, TypeError):
+        raise ConfigError(
+            f"interval levels must be numbers in percent, got {str(levels)[:60]!r} — e.g. "
+            "--levels 80,95"
+        ) from None
     if not values:
         raise ConfigError("no interval levels given — e.g. --levels 80,95")
+    fractions = [v for v in values if 0 < v < 1]
+    if fractions:
+        shown = ",".join(f"{v:g}" for v in values)
+        percent = ",".join(f"{v * 100:g}" if 0 < v < 1 else f"{v:g}" for v in values)
+        raise ConfigError(
+            f"interval levels are in percent, and {shown} "
+            + ("looks like a fraction" if len(fractions) == 1 else "look like fractions")
+            + f" — use {percent} (e.g. --levels {percent})"
+        )
     bad = [v for v in values if not 0 < v < 100 or not math.isfinite(v)]
     if bad:
         raise ConfigError(

@@ -1,7 +1,8 @@
 """Atomic file writes: write to a temporary name in the same folder, fsync, then rename into place.
 
 A crash at any moment leaves either the old file or the new one, never half of either; the folder
-is fsynced after the rename so the new name itself survives a power cut.
+is fsynced after the rename so the new name itself survives a power cut. Also the file locks the
+writers hold, and the one-line :class:`~forecaster.errors.StorageError` an OSError becomes.
 """
 
 from __future__ import annotations
@@ -96,3 +97,26 @@ def held_lock(
         yield
     finally:
         lock.release()
+
+
+@contextlib.contextmanager
+def writer_lock(path: Path) -> Iterator[None]:
+    """Hold the writer lock of a partial model version: an OS lock the kernel frees when its holder
+    dies, so it is free only when nobody is writing that version. The lock file is removed when
+    the block ends. Raises :class:`filelock.Timeout` at once when a live process holds it."""
+    owner = FileLock(str(path), timeout=0)
+    owner.acquire()
+    try:
+        yield
+    finally:
+        owner.release()
+        path.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def storage(action: str, path: Path) -> Iterator[None]:
+    """OSError (permissions, disk full, read-only) -> a one-line StorageError naming ``path``."""
+    try:
+        yield
+    except OSError as exc:
+        raise storage_error(exc, action, path) from exc

@@ -22,60 +22,48 @@ run is still writing. Pruning renames a version to ``.trash-<version>-<hex>`` be
 so a kill mid-delete never leaves half a version under a real name. A promotion is logged before
 the pointer switches, and :meth:`rollback` works from the current champion's place in that log, so
 a kill between the two never makes the next rollback go forward. Folders are fsynced after renames.
+
+**Links.** A version (or trash, or partial) folder may be a link to another disk; deleting one
+removes the link, never what it points to, and nothing is deleted in a ``versions`` folder whose
+real place is outside the store (see :mod:`forecaster.removal`; ``history.jsonl`` is read and
+written by :mod:`forecaster.store_history`).
 """
 
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
-import json
 import logging
 import os
-import re
 import secrets
 import shutil
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from filelock import FileLock, Timeout
+from filelock import Timeout
 
 from forecaster import faults
-from forecaster.errors import ModelError, storage_error
-from forecaster.io import fsync_dir, held_lock, write_text
+from forecaster.errors import ForecasterError, ModelError, storage_error
+from forecaster.io import fsync_dir, held_lock, storage, write_text, writer_lock
+from forecaster.removal import discard, inside
+from forecaster.store_history import append_history, champion_stack, read_history
+from forecaster.store_versions import (
+    REQUIRED_FILES,
+    VERSION_ID,
+    VersionInfo,
+    check_version_id,
+    complete,
+    new_version_id,
+    read_meta,
+)
 
 log = logging.getLogger(__name__)
 
 _PARTIAL = ".partial-"
 _TRASH = ".trash-"
-VERSION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
-"""What a version id may look like (``new_version_id`` makes ``20261123T190000123Z-ab12``): no dots,
-no slashes, so an id can never name a folder outside ``versions/``."""
 LOCK_TIMEOUT = 30.0
 """Seconds a writer waits for a series' store lock (held only for renames and small writes)."""
-REQUIRED_FILES = ("model.pt", "config.yaml", "meta.json")
-"""A version folder without all of these is incomplete: never listed, promoted or rolled back to."""
 _ANY = object()
-
-
-@dataclass(frozen=True)
-class VersionInfo:
-    """One saved model version and what its meta.json says about it."""
-
-    key: str
-    version: str
-    path: Path
-    meta: dict[str, Any]
-    is_champion: bool = False
-
-    @property
-    def created_at(self) -> str:
-        return str(self.meta.get("created_at", ""))
-
-    @property
-    def metrics(self) -> dict[str, Any]:
-        return dict(self.meta.get("metrics", {}))
 
 
 class ChampionChanged(ModelError):
@@ -87,48 +75,6 @@ class ChampionChanged(ModelError):
             f"{key}: the champion changed from {expected or 'none'} to {current or 'none'} "
             "while this run worked; it was left as it is"
         )
-
-
-def new_version_id(now: dt.datetime | None = None) -> str:
-    """A sortable, unique version id: UTC time to the millisecond plus 4 random hex digits
-    (``20261123T190000123Z-ab12``). Milliseconds keep versions saved in the same second in the
-    order they were made, which ``prune`` relies on to keep the newest."""
-    now = now or dt.datetime.now(dt.timezone.utc)
-    return f"{now:%Y%m%dT%H%M%S}{now.microsecond // 1000:03d}Z-{secrets.token_hex(2)}"
-
-
-def check_version_id(version: str, key: str = "") -> str:
-    """``version`` if it is a valid id, else a one-line ModelError."""
-    if not isinstance(version, str) or not VERSION_ID.fullmatch(version):
-        where = f" of {key}" if key else ""
-        raise ModelError(
-            f"{version!r} is not a model version id{where} — ids look like 20261123T190000Z-ab12; "
-            f"see `forecast models list{(' ' + key) if key else ''}`"
-        )
-    return version
-
-
-@contextlib.contextmanager
-def _storage(action: str, path: Path) -> Iterator[None]:
-    """OSError (permissions, disk full, read-only) -> a one-line StorageError naming ``path``."""
-    try:
-        yield
-    except OSError as exc:
-        raise storage_error(exc, action, path) from exc
-
-
-@contextlib.contextmanager
-def _writer_lock(path: Path) -> Iterator[None]:
-    """Hold the writer lock of a partial version: an OS lock the kernel frees when its holder
-    dies, so it is free only when nobody is writing that version. The lock file is removed when
-    the block ends. Raises :class:`filelock.Timeout` at once when a live process holds it."""
-    owner = FileLock(str(path), timeout=0)
-    owner.acquire()
-    try:
-        yield
-    finally:
-        owner.release()
-        path.unlink(missing_ok=True)
 
 
 class ModelStore:
@@ -196,9 +142,9 @@ class ModelStore:
         vdir = self._versions_dir(key)
         tmp = vdir / f"{_PARTIAL}{version}"
         final = vdir / version
-        with _storage(f"save model version {version} of {key}", final):
+        with storage(f"save model version {version} of {key}", final):
             vdir.mkdir(parents=True, exist_ok=True)
-            with _writer_lock(vdir / f"{tmp.name}.lock"):
+            with writer_lock(vdir / f"{tmp.name}.lock"):
                 tmp.mkdir()
                 try:
                     write(tmp)
@@ -230,7 +176,7 @@ class ModelStore:
             sdir = self.series_dir(k)
             if not sdir.is_dir():
                 continue
-            with self.lock(k), _storage(f"clean up the model store of {k}", sdir):
+            with self.lock(k), storage(f"clean up the model store of {k}", sdir):
                 removed += self._recover_locked(k)
         return removed
 
@@ -250,28 +196,25 @@ class ModelStore:
         if not vdir.is_dir():
             return removed
         for trash in vdir.glob(f"{_TRASH}*"):
-            _discard(trash)
-            removed.append(trash)
+            if discard(trash, self.root):
+                removed.append(trash)
         for partial in vdir.glob(f"{_PARTIAL}*"):
             if partial.suffix == ".lock" or not partial.is_dir():
                 continue
             try:
-                with _writer_lock(vdir / f"{partial.name}.lock"):
-                    shutil.rmtree(partial, ignore_errors=True)
-                    removed.append(partial)
+                with writer_lock(vdir / f"{partial.name}.lock"):
+                    if discard(partial, self.root):
+                        removed.append(partial)
             except Timeout:
                 log.debug("%s: %s is being written by a live process; left alone", key, partial)
         for orphan in vdir.glob(f"{_PARTIAL}*.lock"):
             if (vdir / orphan.stem).exists():
                 continue
-            with contextlib.suppress(Timeout), _writer_lock(orphan):
+            with contextlib.suppress(Timeout), writer_lock(orphan):
                 pass  # its writer is gone: taking it and letting go removes the file
         return removed
 
     # -- reading ---------------------------------------------------------------------------------
-    def _complete(self, path: Path) -> bool:
-        return path.is_dir() and all((path / f).is_file() for f in REQUIRED_FILES)
-
     def info(self, key: str, version: str) -> VersionInfo:
         """A complete version (ModelError when it is absent or incomplete)."""
         check_version_id(version, key)
@@ -285,7 +228,7 @@ class ModelStore:
                 f"choose another version (`forecast models list {key}`)"
             )
         return VersionInfo(
-            key, version, path, _read_meta(path), is_champion=(version == self.champion(key))
+            key, version, path, read_meta(path), is_champion=(version == self.champion(key))
         )
 
     def version_ids(self, key: str) -> list[str]:
@@ -294,7 +237,7 @@ class ModelStore:
         if not vdir.is_dir():
             return []
         return sorted(
-            p.name for p in vdir.iterdir() if VERSION_ID.fullmatch(p.name) and self._complete(p)
+            p.name for p in vdir.iterdir() if VERSION_ID.fullmatch(p.name) and complete(p)
         )
 
     def versions(self, key: str) -> list[VersionInfo]:
@@ -304,7 +247,7 @@ class ModelStore:
             return []
         vdir, champion = self._versions_dir(key), self.champion(key)
         return [
-            VersionInfo(key, n, vdir / n, _read_meta(vdir / n), is_champion=(n == champion))
+            VersionInfo(key, n, vdir / n, read_meta(vdir / n), is_champion=(n == champion))
             for n in names
         ]
 
@@ -344,7 +287,7 @@ class ModelStore:
             version = self.champion_pointer(key)
         except ModelError:
             return None
-        return version if version and self._complete(self._versions_dir(key) / version) else None
+        return version if version and complete(self._versions_dir(key) / version) else None
 
     def resolve(self, key: str, ref: str = "champion") -> VersionInfo:
         """A version from ``champion``, ``latest``, a version id, or a path to a model folder."""
@@ -359,7 +302,7 @@ class ModelStore:
             return self.info(key, ref)
         path = Path(ref)
         if (path / "model.pt").is_file():
-            return VersionInfo(key, path.resolve().name, path, _read_meta(path))
+            return VersionInfo(key, path.resolve().name, path, read_meta(path))
         raise ModelError(
             f"'{ref}' is neither a version of {key} nor a model folder — use champion, latest, a "
             f"version id (`forecast models list {key}`) or a folder holding model.pt"
@@ -375,7 +318,7 @@ class ModelStore:
                     "or use --model latest"
                 )
             raise ModelError(f"no saved model for {key} — train one first with `forecast fit`")
-        if not self._complete(self._versions_dir(key) / version):
+        if not complete(self._versions_dir(key) / version):
             raise ModelError(
                 f"{key}: the champion {version} named in CHAMPION is missing or incomplete — "
                 f"`forecast models rollback {key}` returns to the previous champion, "
@@ -384,14 +327,31 @@ class ModelStore:
         return self.info(key, version)
 
     # -- champion --------------------------------------------------------------------------------
-    def promote(self, key: str, version: str, reason: str = "", *, expected: Any = _ANY) -> None:
+    def promote(
+        self,
+        key: str,
+        version: str,
+        reason: str = "",
+        *,
+        expected: Any = _ANY,
+        check: Callable[[Path], object] | None = None,
+    ) -> None:
         """Make ``version`` the champion (log, then atomic pointer switch), under the store lock.
 
         ``expected``: the champion the caller decided against (``None``: none); when the champion
         is no longer that one, nothing changes and :class:`ChampionChanged` is raised.
+        ``check(folder)``: loads the version first (e.g. ``FittedModel.load``); a version it
+        refuses (a ForecasterError: corrupt, not finite) is never switched to.
         """
-        self.info(key, version)  # absent, incomplete or not an id: fail before taking the lock
-        with self.lock(key), _storage(f"switch the champion of {key}", self.series_dir(key)):
+        info = self.info(key, version)  # absent, incomplete or not an id: fail before the lock
+        if check is not None:
+            try:
+                check(info.path)
+            except ForecasterError as exc:
+                raise ModelError(
+                    f"{key}: version {version} was not promoted, it does not load: {exc}"
+                ) from None
+        with self.lock(key), storage(f"switch the champion of {key}", self.series_dir(key)):
             self.info(key, version)  # and again under it: a prune may have removed it
             previous = self.champion(key)
             if expected is not _ANY and previous != expected:
@@ -414,14 +374,14 @@ class ModelStore:
         """
         if not self._versions_dir(key).is_dir():
             raise ModelError(f"no saved models for '{key}' — see `forecast models list`")
-        with self.lock(key), _storage(f"roll back the champion of {key}", self.series_dir(key)):
-            stack = _champion_stack(self.history(key))
+        with self.lock(key), storage(f"roll back the champion of {key}", self.series_dir(key)):
+            stack = champion_stack(self.history(key))
             current = self.champion(key)
             if current in stack:
                 stack = stack[: len(stack) - stack[::-1].index(current)]
             while stack:
                 previous = stack.pop()
-                if previous != current and self._complete(self._versions_dir(key) / previous):
+                if previous != current and complete(self._versions_dir(key) / previous):
                     self._log(key, {"event": "rollback", "version": previous, "previous": current})
                     faults.point("store.rollback.logged")
                     write_text(self.series_dir(key) / "CHAMPION", previous + "\n")
@@ -433,33 +393,11 @@ class ModelStore:
     # -- history -----------------------------------------------------------------------------------
     def history(self, key: str) -> list[dict[str, Any]]:
         """Every readable entry of history.jsonl, oldest first (torn or garbled lines are skipped)."""
-        path = self.series_dir(key) / "history.jsonl"
-        try:
-            raw = path.read_bytes()
-        except FileNotFoundError:
-            return []
-        except OSError as exc:
-            raise storage_error(exc, f"read the history of {key}", path) from exc
-        out, bad = [], 0
-        for line in raw.splitlines():
-            if not line.strip():
-                continue
-            try:
-                entry = json.loads(line.decode("utf-8"))
-            except ValueError:  # a torn line from a crash, or garbage (UnicodeDecodeError too)
-                bad += 1
-                continue
-            if isinstance(entry, dict):
-                out.append(entry)
-            else:
-                bad += 1
-        if bad:  # debug: a torn line from a crash stays in the file, and is expected
-            log.debug("%s: skipped %d unreadable line(s) of %s", key, bad, path)
-        return out
+        return read_history(self.series_dir(key) / "history.jsonl", key)
 
     def record(self, key: str, event: str, **fields: Any) -> None:
         """Append an event (e.g. a nightly ``attempt``) to the series' history, under the lock."""
-        with self.lock(key), _storage(f"write the history of {key}", self.series_dir(key)):
+        with self.lock(key), storage(f"write the history of {key}", self.series_dir(key)):
             self._log(key, {"event": event, **fields})
 
     def last_event(self, key: str, event: str) -> dict[str, Any] | None:
@@ -467,21 +405,7 @@ class ModelStore:
         return next((e for e in reversed(self.history(key)) if e.get("event") == event), None)
 
     def _log(self, key: str, entry: dict[str, Any]) -> None:
-        """Append one line; a torn last line (a crash mid-append) is ended first, never glued to."""
-        entry = {"at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), **entry}
-        path = self.series_dir(key) / "history.jsonl"
-        created = not path.exists()
-        with open(path, "a+b") as fh:
-            fh.seek(0, os.SEEK_END)
-            prefix = b""
-            if fh.tell() > 0:
-                fh.seek(-1, os.SEEK_END)
-                prefix = b"" if fh.read(1) == b"\n" else b"\n"
-            fh.write(prefix + json.dumps(entry, default=str).encode("utf-8") + b"\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        if created:
-            fsync_dir(path.parent)
+        append_history(self.series_dir(key) / "history.jsonl", entry)
 
     # -- housekeeping ----------------------------------------------------------------------------
     def prune(self, key: str, keep: int) -> list[str]:
@@ -494,7 +418,17 @@ class ModelStore:
         trash: list[Path] = []
         if not vdir.is_dir():
             return []
-        with self.lock(key), _storage(f"remove old versions of {key}", vdir):
+        if not inside(vdir, self.root):
+            log.warning(
+                "%s: old versions were not pruned: %s is a link to %s, outside the model store "
+                "%s — prune them there by hand",
+                key,
+                vdir,
+                vdir.resolve(),
+                self.root,
+            )
+            return []
+        with self.lock(key), storage(f"remove old versions of {key}", vdir):
             champion = self.champion(key)
             versions = self.version_ids(key)
             doomed = [v for v in versions[: max(len(versions) - keep, 0)] if v != champion]
@@ -506,46 +440,5 @@ class ModelStore:
                 fsync_dir(vdir)
         faults.point("store.prune.trashed")
         for folder in trash:
-            _discard(folder)
+            discard(folder, self.root)
         return doomed
-
-
-def _champion_stack(history: list[dict[str, Any]]) -> list[str]:
-    """The champions in order, as promotions pushed and rollbacks popped them."""
-    stack: list[str] = []
-    for entry in history:
-        version = entry.get("version")
-        if not isinstance(version, str):
-            continue
-        if entry.get("event") == "promote":
-            stack.append(version)
-        elif entry.get("event") == "rollback":
-            while stack and stack[-1] != version:
-                stack.pop()
-            if not stack:
-                stack.append(version)
-    return stack
-
-
-def _read_meta(path: Path) -> dict[str, Any]:
-    try:
-        meta = json.loads((path / "meta.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):  # ValueError includes UnicodeDecodeError
-        return {"error": "meta.json missing or unreadable"}
-    return meta if isinstance(meta, dict) else {"error": "meta.json is not a JSON object"}
-
-
-def _discard(folder: Path) -> None:
-    """Delete a folder that is already out of sight (trash or a dead partial), file by file."""
-    try:
-        for child in sorted(folder.iterdir()):
-            if child.is_dir() and not child.is_symlink():
-                shutil.rmtree(child)
-            else:
-                child.unlink()
-            faults.point("store.prune.deleting")
-        folder.rmdir()
-    except FileNotFoundError:
-        pass  # another process (recover) deleted it at the same time
-    except OSError as exc:
-        log.warning("could not delete %s (%s); the next run retries", folder, exc)

@@ -19,6 +19,7 @@ from forecaster.fitted import FittedModel
 from forecaster.fitting import store
 from forecaster.intervals import level_name, needed, parse_levels
 from forecaster.registry import ModelStore, VersionInfo
+from forecaster.store_resolve import resolve_for
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,7 @@ def load_model(cfg: Config, ref: str = "champion") -> tuple[FittedModel, Version
         if info is not None:
             log.info("%s has no model of its own; using group model %s", key, info.key)
             return FittedModel.load(info.path), info
-    info = st.resolve(key, ref)
+    info = resolve_for(st, cfg.data, key, ref)  # a file's own model, never a namesake's
     return FittedModel.load(info.path), info
 
 

@@ -165,8 +165,9 @@ def test_a_calendar_applies_to_trading_days_and_intraday_bars_only():
     bars = hours.append(pd.date_range("2012-11-27 09:30", periods=14, freq="30min"))
     s = validate(_closes(bars), "close", tz=NY, calendar="XNYS")
     assert s.calendar == "XNYS" and len(s) == 28 and s.freq == "30min"  # nights are not gaps
-    daily = validate(_closes(pd.date_range("2012-01-01", periods=30)), "close", calendar="XNYS")
-    assert daily.calendar is None and any("calendar XNYS not used" in n for n in daily.notes)
+    # on 7-day data a calendar does not apply: an error, never silently dropped (issue 24 item 7)
+    with pytest.raises(DataError, match=r"XNYS applies to trading days .* drop --calendar"):
+        validate(_closes(pd.date_range("2012-01-01", periods=30)), "close", calendar="XNYS")
 
 
 # -- names: tickers, --calendar, config ------------------------------------------------------------

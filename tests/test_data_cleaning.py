@@ -17,6 +17,7 @@ from forecaster import api
 from forecaster.cli import cli
 from forecaster.config import DataConfig, make_config
 from forecaster.data import cleaning, loader
+from forecaster.data.file_key import file_key_name
 from forecaster.data.series import validate
 from forecaster.errors import ConfigError, DataError
 
@@ -146,8 +147,9 @@ def test_fit_on_the_meter_file_with_the_new_flags(meter, data_root):
         "--epochs", "1", "--lookback", "24", "--horizon", "4", "--hidden-size", "8",
         "--layers", "1", "--no-progress",
     ).output  # fmt: skip
-    assert "on csv:meter 'x'" in out and "600 rows" in out and "Saved csv-meter version" in out
-    info = api.store().resolve("csv-meter")
+    key = f"csv-{file_key_name(meter)}"
+    assert "on csv:meter 'x'" in out and "600 rows" in out and f"Saved {key} version" in out
+    info = api.store().resolve(key)
     saved = yaml.safe_load((info.path / "config.yaml").read_text())["data"]
     # saved with the model, so the run can be repeated from its config.yaml
     assert (saved["duplicates"], saved["fill"], saved["max_gap"]) == ("last", "interpolate", 48)

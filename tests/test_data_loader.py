@@ -244,11 +244,14 @@ def test_series_keys():
     assert loader.series_key(city) == "open-meteo-greensboro-1h"
     coords = DataConfig(source="open-meteo", latitude=35.07, longitude=-79.79, interval="1h")
     assert loader.series_key(coords) == "open-meteo-35.07_-79.79-1h"
+    # a file's key carries a hash of its resolved path: two folders' sales.csv never meet
     assert (
         loader.series_key(DataConfig(source="csv", path="/x/my prices.csv"))
-        == "csv-my_prices~6057bbb6"
+        == "csv-my_prices~000a617f"
     )
-    assert loader.series_key(DataConfig(source="csv", path="/x/my_prices.csv")) == "csv-my_prices"
+    assert loader.series_key(DataConfig(source="csv", path="/x/my_prices.csv")) == (
+        "csv-my_prices~2fb9ce16"
+    )
     assert (
         loader.series_key(DataConfig(source="snapshot", symbol="seattle")) == "snapshot-seattle-1d"
     )

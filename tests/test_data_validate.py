@@ -131,12 +131,12 @@ def test_non_numeric_values_are_named_numeric_strings_converted():
         validate(frame, "temperature_2m")
 
 
-def test_infinite_values_are_treated_as_missing():
+def test_infinite_values_are_an_error_not_missing_values():
+    # issue 24 item 5: an infinity is a broken computation, not a gap to fill in
     frame = hourly(n=10)
     frame.iloc[4, 0] = np.inf
-    s = validate(frame, "temperature_2m")
-    assert np.isfinite(s.values).all()
-    assert any("infinite" in n for n in s.notes)
+    with pytest.raises(DataError, match=r"'temperature_2m' holds 1 infinite value \(first at"):
+        validate(frame, "temperature_2m")
 
 
 def test_missing_target_and_missing_columns_are_errors():

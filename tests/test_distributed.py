@@ -21,6 +21,7 @@ from lightning.pytorch.callbacks import Callback
 from forecaster import api
 from forecaster.cli import cli
 from forecaster.config import TrainConfig
+from forecaster.data.file_key import file_key_name
 from forecaster.registry import ModelStore
 
 PROBE = Path(__file__).resolve().parents[1] / "benchmarks" / "ddp_fit.py"
@@ -89,11 +90,11 @@ def test_the_summed_validation_is_the_whole_split(ddp_run):
 
 
 def test_only_rank_0_saves_one_version(ddp_run):
-    r0, r1, root, _ = ddp_run
+    r0, r1, root, csv = ddp_run
     assert r0["version"] and r1["version"] is None
-    store = ModelStore(root / "models")
-    (info,) = store.versions("csv-aapl")
-    assert info.version == r0["version"] and store.champion("csv-aapl") == r0["version"]
+    store, key = ModelStore(root / "models"), f"csv-{file_key_name(csv)}"
+    (info,) = store.versions(key)
+    assert info.version == r0["version"] and store.champion(key) == r0["version"]
     assert info.meta["distributed"]["world_size"] == 2
 
 

@@ -29,6 +29,7 @@ from click.testing import CliRunner
 
 from forecaster import executors
 from forecaster.cli import cli
+from forecaster.data.file_key import file_key_name
 from forecaster.errors import ConfigError
 from forecaster.fitted import FittedModel
 from forecaster.nightly.config import JobConfig, NightlyConfig
@@ -101,7 +102,7 @@ def night1(tmp_path_factory):
         assert {o.status for o in first.outcomes} == {"promoted"}, first.to_text()
         store = ModelStore(template / "models")
         for name in POOR:
-            _make_poor(store, f"csv-{name}")
+            _make_poor(store, f"csv-{file_key_name(folder / f'{name}.csv')}")
     for t in TICKERS:  # night 2: five new rows, except for IBM
         _write_csv(folder, t, NIGHT1 if t == "IBM" else NIGHT1 + NEW_ROWS)
     _write_csv(folder, "AAPL", NIGHT1 + NEW_ROWS, KILLED)

@@ -18,6 +18,7 @@ from pages import assert_plotly_inlined, decode, plots_in
 from forecaster import api
 from forecaster.backtest import charts
 from forecaster.cli import cli
+from forecaster.data.file_key import file_key_name
 from forecaster.fitted import FittedModel
 from forecaster.nightly import overview
 from forecaster.nightly.config import JobConfig, NightlyConfig
@@ -52,8 +53,9 @@ def nightly(csv_path, tmp_path) -> NightlyConfig:
 
 def test_retrain_writes_the_overview_page(csv_path, tmp_path):
     cfg = nightly(csv_path, tmp_path)
+    key = f"csv-{file_key_name(csv_path)}"
     # a backtest report of the series from earlier (and one of a series whose key extends it)
-    for name in ("backtest-csv-aapl-20260101T000000", "backtest-csv-aapl-20260102T000000"):
+    for name in (f"backtest-{key}-20260101T000000", f"backtest-{key}-20260102T000000"):
         (paths().reports / name).mkdir(parents=True)
         (paths().reports / name / "report.html").write_text("report")
 
@@ -74,7 +76,7 @@ def test_retrain_writes_the_overview_page(csv_path, tmp_path):
     assert '<span class="status failed">failed</span>' in page and "missing.csv" in page
     assert "No forecast yet: the series has no champion." in page
     # links: the series' newest backtest report and this run's summary, relative to the page
-    assert 'href="backtest-csv-aapl-20260102T000000/report.html"' in page
+    assert f'href="backtest-{key}-20260102T000000/report.html"' in page
     run_txt = summary.files["text"].split("/runs/")[1]
     assert f'href="../runs/{run_txt}"' in page
 

@@ -20,6 +20,7 @@ from forecaster import api, fitting
 from forecaster.backtest.baselines import BASELINES
 from forecaster.backtest.engine import run_backtest
 from forecaster.cli import cli
+from forecaster.data.file_key import file_key_name
 from forecaster.fitted import FittedModel
 from forecaster.nightly.config import JobConfig, NightlyConfig, load_nightly
 from forecaster.nightly.job import run_job
@@ -185,7 +186,7 @@ def test_nan_challenger_is_rejected(csv_file, monkeypatch):
 
 def test_concurrent_run_on_same_job_is_refused(csv_file):
     cfg = nightly(csv_file(CUT))
-    key = "csv-aapl"
+    key = "csv-" + file_key_name(csv_file(CUT))
     lock_path = paths().locks / f"{key}.lock"
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(lock_path)):
@@ -262,7 +263,7 @@ def test_held_job_lock_exits_4_from_the_cli(csv_file, tmp_path):
     cfg = nightly(csv_file(CUT))
     yaml_path = tmp_path / "nightly.yaml"
     yaml_path.write_text(json.dumps(cfg.model_dump(mode="json")))
-    lock_path = paths().locks / "csv-aapl.lock"
+    lock_path = paths().locks / f"csv-{file_key_name(csv_file(CUT))}.lock"
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(lock_path)):
         result = CliRunner().invoke(cli, ["retrain", "--config", str(yaml_path)])

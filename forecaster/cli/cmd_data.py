@@ -67,6 +67,20 @@ def _missing_text(series: Series) -> str:
     return f"{n:,} steps"
 
 
+def _filled_rows(series: Series) -> list[tuple[str, str]]:
+    """A ``filled`` line when the NaN policy filled in target values (they are not data)."""
+    filled, n = int(series.filled_mask().sum()), len(series)
+    if not filled:
+        return []
+    return [
+        (
+            "filled",
+            f"{filled:,} of {n:,} '{series.target}' values ({filled / n:.0%}) filled in, not "
+            "observed",
+        )
+    ]
+
+
 def _number(value: float, unit: str) -> str:
     return f"{value:,.6g}{' ' + unit if unit else ''}"
 
@@ -91,6 +105,7 @@ def show_lines(loaded: loader.Loaded, key: str, cfg: DataConfig) -> list[str]:
         ("rows", f"{len(s):,}"),
         ("frequency", _frequency_text(s)),
         ("missing", _missing_text(s)),
+        *_filled_rows(s),
         (
             "target",
             f"{s.target}: first {_number(values.iloc[0], unit)} ({_stamp(s.start, daily)}), "

@@ -193,7 +193,9 @@ def models_promote(key: str, version: str) -> None:
         info = st.resolve(key, version)
     else:  # a version id of this series only: never a folder elsewhere
         info = st.info(key, check_version_id(version, key))
-    st.promote(key, info.version, reason="manual")
+    from forecaster.fitted import FittedModel  # a version that does not load is never promoted
+
+    st.promote(key, info.version, reason="manual", check=FittedModel.load)
     click.echo(f"{key}: champion is now {info.version}")
 
 

@@ -9,7 +9,8 @@ A step takes the frame as the previous step left it and returns the frame it mad
 3. :func:`localize`: naive stamps placed in ``opts.tz``; an autumn clock change is told apart by the
    rows' order (pandas ``ambiguous="infer"``) or rejected, a spring one rejected.
 4. :func:`sort_times`: sorted by time (stable, so "first"/"last" keep meaning file order).
-5. :func:`to_float`: float64 values; infinities become missing values.
+5. :func:`to_float`: float64 values; an infinite value is an error (a broken computation
+   upstream, not a measurement: guessing a value for it would hide that).
 6. :func:`resolve_duplicates`: exact duplicate rows dropped; differing ones per ``opts.duplicates``.
 7. :func:`regular_grid`: every stamp on the frequency's grid; absent stamps inserted as gaps. For
    trading days with an exchange calendar (``opts.calendar``) the grid is the calendar's sessions:
@@ -182,10 +183,16 @@ def to_float(frame: pd.DataFrame, o: Options) -> tuple[pd.DataFrame, list[str]]:
         )
     frame = frame.astype(np.float64)
     infinite = np.isinf(frame.to_numpy())
-    if not infinite.any():
-        return frame, []
-    frame = frame.replace([np.inf, -np.inf], np.nan)
-    return frame, [f"{int(infinite.sum())} infinite values treated as missing"]
+    if infinite.any():
+        col = int(np.flatnonzero(infinite.any(axis=0))[0])
+        rows = np.flatnonzero(infinite[:, col])
+        k = len(rows)
+        raise DataError(
+            f"{o.label}: '{frame.columns[col]}' holds {k} infinite value{'s' if k > 1 else ''} "
+            f"(first at {frame.index[rows[0]]}) — infinity is not a measurement: correct "
+            f"{'them' if k > 1 else 'it'}, or leave the cells empty to make gaps (--fill, --max-gap)"
+        )
+    return frame, []
 
 
 def resolve_duplicates(frame: pd.DataFrame, o: Options) -> tuple[pd.DataFrame, list[str]]:
@@ -377,7 +384,11 @@ def check_sessions(frame: pd.DataFrame, o: Options) -> tuple[pd.DataFrame, list[
 
 SHAPE_STEPS = (select_columns, parse_times, localize, sort_times, to_float, resolve_duplicates)
 """Steps that need no frequency; then the frequency is known (given or inferred) for the rest."""
-GRID_STEPS = (regular_grid, trim_ends, fill_gaps, check_sessions)
+GAP_STEPS = (regular_grid, trim_ends)
+"""The grid with its gaps as NaN (what is missing is known here) ..."""
+FILL_STEPS = (fill_gaps, check_sessions)
+"""... and the gaps filled, or an error."""
+GRID_STEPS = GAP_STEPS + FILL_STEPS
 
 
 def run(frame: pd.DataFrame, o: Options, steps) -> tuple[pd.DataFrame, list[str]]:

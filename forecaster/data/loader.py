@@ -70,7 +70,7 @@ def resolve(cfg: DataConfig) -> tuple[Source, Request]:
 def series_key(cfg: DataConfig) -> str:
     """A stable id for the series a config names, used by the model registry: one safe path
     component (``yahoo-AAPL-1d``, ``open-meteo-greensboro-1h``, ``open-meteo-35.07_-79.79-1h``,
-    ``csv-<file stem>``, ``snapshot-<name>-<interval>``; names that had to be made safe carry a
+    ``csv-<file stem>~<path hash>``, ``snapshot-<name>-<interval>``; names made safe carry a
     short hash, ``yahoo-_GSPC~df302d10-1d``, so two symbols never share a key). A group's key:
     :func:`forecaster.data.group.store_key`."""
     return resolve(cfg)[1].key

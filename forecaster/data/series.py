@@ -20,11 +20,16 @@ consecutive missing steps are filled (forward-filled by default, or interpolated
 fills nothing); a longer run is an error that names the column, the span and the fix. One
 timestamp with differing rows is an error unless ``duplicates`` says which to keep. What
 validation did is recorded in ``Series.notes``. The steps are in :mod:`forecaster.data.cleaning`.
+
+Filled values are not data: ``Series.filled`` lists the rows whose target was filled (kept through
+slicing), :func:`mask_filled` blanks them in actual windows so scores leave them out, and a series
+whose values were more than :data:`HEAVY_FILL` filled in is warned about.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
@@ -36,16 +41,28 @@ from forecaster.data.cleaning import MAX_SESSION_GAP, TRADING_DAYS, Duplicates, 
 from forecaster.errors import DataError
 
 __all__ = [
+    "HEAVY_FILL",
     "MAX_SESSION_GAP",
     "TRADING_DAYS",
     "Series",
     "infer_freq",
+    "interval_matches",
     "is_intraday",
+    "mask_filled",
     "missing_steps",
     "require_length",
     "target_first",
     "validate",
 ]
+log = logging.getLogger(__name__)
+
+HEAVY_FILL = 0.2
+"""A column with more than this share of its values filled in by the NaN policy is warned about:
+a fifth of a series drawn as lines (or repeated values) is no longer mostly data."""
+
+
+def _no_stamps() -> pd.DatetimeIndex:
+    return pd.DatetimeIndex([], tz="UTC", name="time")
 
 
 @dataclass(frozen=True)
@@ -57,7 +74,8 @@ class Series:
     units (``"USD"``, ``"°C"``). ``notes`` lists what validation changed (filled gaps, sorted rows).
     ``calendar`` names the exchange calendar (``XNYS``) of trading-day and intraday series, else
     ``None``; ``missing_sessions`` are the calendar's sessions the raw data lacked (rows that
-    validation inserted and the NaN policy filled).
+    validation inserted and the NaN policy filled). ``filled``: the stamps whose target value
+    the NaN policy filled in (not data: see :meth:`filled_mask` and :func:`mask_filled`).
     """
 
     frame: pd.DataFrame
@@ -69,6 +87,7 @@ class Series:
     notes: tuple[str, ...] = ()
     calendar: str | None = None
     missing_sessions: tuple[pd.Timestamp, ...] = ()
+    filled: pd.DatetimeIndex = field(default_factory=_no_stamps)
 
     @property
     def index(self) -> pd.DatetimeIndex:
@@ -93,6 +112,12 @@ class Series:
 
     def __len__(self) -> int:
         return len(self.frame)
+
+    def filled_mask(self) -> np.ndarray:
+        """(T,) bool: True where the target value was filled in by the NaN policy, not observed."""
+        if len(self.filled) == 0:
+            return np.zeros(len(self.frame), dtype=bool)
+        return self.frame.index.isin(self.filled)
 
     def fingerprint(self) -> str:
         """SHA-256 (first 16 hex digits) of timestamps, column names and values: identifies the data."""
@@ -212,60 +237,33 @@ def validate(
 ) -> Series:
     """Turn a raw frame into a canonical :class:`Series`, or raise a one-line :class:`DataError`.
 
-    ``frame`` must be indexed by time (a DatetimeIndex, or anything ``pd.to_datetime`` parses).
-    Naive timestamps are wall-clock times in ``tz``; aware ones are kept in their own zone.
-    ``columns`` selects value columns (default: all; the target is put first when left out).
-    ``freq`` is inferred when not given. ``duplicates`` (``error|first|last|mean``) says what to
-    do with one timestamp whose rows differ; ``fill`` (``ffill|interpolate|none``) how to fill
-    gaps of at most ``max_gap`` steps.
-
-    ``sessions=True`` marks intraday bars of an exchange's trading hours (``freq`` is the bar
-    length, e.g. ``"5min"``): as with ``"B"`` for days, closed hours (nights, weekends, holidays)
-    are absent by design, so no stamps are inserted; only the NaN policy applies.
-
-    ``calendar`` names the exchange calendar (``XNYS``, checked: a one-line ConfigError when
-    unknown). It applies to trading days (``"B"``: the sessions are the grid, see
-    :func:`~forecaster.data.cleaning.session_grid`) and to intraday bars (closed hours are
-    absent, as with ``sessions=True``); for any other frequency it is dropped with a note.
-
-    The work is the chain of named steps in :mod:`forecaster.data.cleaning`; their notes (what
-    each changed, with counts) become ``Series.notes``.
+    ``frame`` is indexed by time (anything ``pd.to_datetime`` parses); naive stamps are wall-clock
+    times in ``tz``, aware ones keep their zone. ``columns`` selects value columns (the target put
+    first); ``freq`` is inferred when not given. ``duplicates`` (``error|first|last|mean``) and
+    ``fill`` (``ffill|interpolate|none``, gaps of at most ``max_gap`` steps): see the module.
+    ``sessions=True``: intraday bars of trading hours (closed hours absent by design, no stamps
+    inserted). ``calendar``: an exchange calendar (``XNYS``) for trading days (its sessions are
+    the grid, :func:`~forecaster.data.cleaning.session_grid`) or intraday bars (as ``sessions``);
+    for any other frequency it is a DataError. The steps, and their notes (what each changed,
+    with counts: ``Series.notes``), are in :mod:`forecaster.data.cleaning`.
     """
-    if calendar is not None:
-        from forecaster.data import calendars
-
-        calendar = calendars.canonical(calendar)
-    opts = cleaning.Options(
-        label=f"{source}:{symbol}",
-        target=target,
-        columns=None if columns is None else list(columns),
-        tz=tz,
-        freq=freq,
-        sessions=sessions,
-        max_gap=max_gap,
-        duplicates=duplicates,
-        fill=fill,
-    )
+    label = f"{source}:{symbol}"
     if frame is None or len(frame) == 0:
         raise DataError(
-            f"{opts.label}: the series is empty — check the symbol, the span (--start/--end) or "
-            "the file"
+            f"{label}: the series is empty — check the symbol, the span (--start/--end) or the file"
         )
+    calendar = _canonical(calendar)
+    cols = None if columns is None else list(columns)
+    opts = cleaning.Options(
+        label, target, cols, tz, freq, sessions, None, max_gap, duplicates, fill
+    )
     frame, notes = cleaning.run(frame, opts, cleaning.SHAPE_STEPS)
-    opts = replace(opts, freq=freq or infer_freq(frame.index))
-    if calendar is not None:
-        if opts.freq == TRADING_DAYS:
-            opts = replace(opts, calendar=calendar)
-        elif is_intraday(opts.freq):
-            opts = replace(opts, sessions=True)  # closed hours are absent, not gaps
-        else:
-            notes.append(
-                f"calendar {calendar} not used: it applies to trading days and intraday bars"
-            )
-            calendar = None
+    opts = _grid_options(opts, freq or infer_freq(frame.index), calendar)
     shaped = frame.index
-    frame, more = cleaning.run(frame, opts, cleaning.GRID_STEPS)
-    inserted = frame.index.difference(shaped) if opts.calendar else ()
+    frame, more = cleaning.run(frame, opts, cleaning.GAP_STEPS)
+    gaps = frame.isna()
+    frame, filled_notes = cleaning.run(frame, opts, cleaning.FILL_STEPS)
+    _warn_if_mostly_filled(gaps, opts)
     return Series(
         frame=frame,
         target=target,
@@ -273,10 +271,81 @@ def validate(
         source=source,
         symbol=symbol,
         units=dict(units or {}),
-        notes=tuple(notes + more),
+        notes=tuple(notes + more + filled_notes),
         calendar=calendar,
-        missing_sessions=tuple(inserted),
+        missing_sessions=tuple(frame.index.difference(shaped)) if opts.calendar else (),
+        filled=frame.index[gaps[target].to_numpy()],
     )
+
+
+def _canonical(calendar: str | None) -> str | None:
+    if calendar is None:
+        return None
+    from forecaster.data import calendars  # exchange_calendars loads only for calendar series
+
+    return calendars.canonical(calendar)
+
+
+def _grid_options(opts: cleaning.Options, freq: str, calendar: str | None) -> cleaning.Options:
+    """The options of the grid steps: the frequency, and how an exchange calendar applies (the
+    sessions of trading days; closed hours of intraday bars); on any other frequency it does not
+    apply, and a calendar given for it is an error, never silently dropped."""
+    opts = replace(opts, freq=freq)
+    if calendar is None:
+        return opts
+    if freq == TRADING_DAYS:
+        return replace(opts, calendar=calendar)
+    if is_intraday(freq):
+        return replace(opts, sessions=True)  # closed hours are absent, not gaps
+    raise DataError(
+        f"{opts.label}: the exchange calendar {calendar} applies to trading days and intraday "
+        f"bars, and this series has '{freq}' steps"
+        + (" (seven days a week)" if freq == "D" else "")
+        + " — drop --calendar (data.calendar), or load the series at a trading-day interval"
+    )
+
+
+def _warn_if_mostly_filled(gaps: pd.DataFrame, opts: cleaning.Options) -> None:
+    """Warn when the NaN policy filled in more than :data:`HEAVY_FILL` of a column's values
+    (``gaps``: True where a value was missing before filling; the column filled most is named)."""
+    if len(gaps) == 0:
+        return
+    shares = gaps.mean(axis=0)
+    column = str(shares.idxmax())
+    if shares[column] <= HEAVY_FILL:
+        return
+    how = "interpolation" if opts.fill == "interpolate" else "forward-filling"
+    log.warning(
+        "%s: %.0f%% of '%s' (%d of %d rows) was filled in by %s (max_gap %d) — filled values "
+        "are not data, and a model trained or scored on them looks better than it is; choose a "
+        "span with more real data (--start/--end) or a smaller --max-gap",
+        opts.label,
+        100 * shares[column],
+        column,
+        int(gaps[column].sum()),
+        len(gaps),
+        how,
+        opts.max_gap,
+    )
+
+
+def mask_filled(
+    series: Series, origins: np.ndarray, horizon: int, actuals: np.ndarray
+) -> np.ndarray:
+    """``actuals`` (n, H) with NaN where the row was filled in, not observed (a copy).
+
+    Row ``i`` holds the target at rows ``[origins[i], origins[i] + H)`` of ``series`` (what
+    :func:`~forecaster.backtest.baselines.future_windows` builds); a filled value there is no
+    actual to score against, so NaN-aware metrics leave it out. ``origins``: (n,) int row
+    positions with ``origins + horizon <= len(series)``.
+    """
+    out = np.array(actuals, dtype=np.float64, copy=True)
+    mask = series.filled_mask()
+    if not mask.any() or out.size == 0:
+        return out
+    rows = np.asarray(origins, dtype=np.int64).reshape(-1, 1) + np.arange(horizon)
+    out[mask[rows]] = np.nan
+    return out
 
 
 def is_intraday(freq: str) -> bool:
@@ -287,6 +356,29 @@ def is_intraday(freq: str) -> bool:
         return pd.Timedelta(pd.tseries.frequencies.to_offset(freq)) < pd.Timedelta(days=1)
     except (ValueError, TypeError):
         return False  # calendar offsets such as "MS" (months)
+
+
+_UNIT_MINUTES = {"m": 1, "h": 60, "d": 24 * 60, "wk": 7 * 24 * 60}
+_MONTHS_PER = {"M": 1, "BM": 1, "Q": 3, "BQ": 3, "Y": 12, "BY": 12, "A": 12}
+
+
+def interval_matches(interval: str, freq: str) -> bool:
+    """Whether a config interval (``15m``, ``1h``, ``1d``, ``1wk``, ``3mo``) is the step of a
+    series whose frequency is ``freq`` (a pandas alias; trading days ``"B"`` are daily)."""
+    count, unit = int(interval.rstrip("mhdwko")), interval.lstrip("0123456789")
+    offset = pd.tseries.frequencies.to_offset(freq)
+    if unit == "mo":
+        code = offset.rule_code.split("-")[0].rstrip("SE")
+        return offset.n * _MONTHS_PER.get(code, 0) == count
+    step = pd.Timedelta(minutes=count * _UNIT_MINUTES[unit])
+    if freq == TRADING_DAYS:
+        return step == pd.Timedelta(days=1)
+    if isinstance(offset, pd.offsets.Week):
+        return step == pd.Timedelta(weeks=offset.n)
+    try:
+        return pd.Timedelta(offset) == step
+    except ValueError:  # a calendar offset (months) against a fixed step
+        return False
 
 
 def require_length(

@@ -12,6 +12,7 @@ from pydantic import Field, ValidationError, model_validator
 from forecaster import config as cfgmod
 from forecaster import executors
 from forecaster.config import Config, StrictModel
+from forecaster.config_rules import Name
 from forecaster.errors import ConfigError
 from forecaster.nightly.decide import Rule
 
@@ -19,7 +20,7 @@ from forecaster.nightly.decide import Rule
 class JobConfig(StrictModel):
     """One series to retrain: a base config plus the series and overrides."""
 
-    name: str
+    name: Name
     config: str | None = None
     """Base config (path or name in configs/); default: by the series' source."""
     ticker: str | None = None

@@ -7,7 +7,11 @@ a notice, and a mostly-numeric column with stray text is kept so validation can 
 Naive times are wall-clock times in ``timezone`` (default UTC); times with offsets keep them, and a
 column whose offsets differ (a daylight-saving change) is read in UTC. A column that mixes times with
 and without an offset is rejected, and when mixed offsets leave the times irregular in UTC the error
-names that cause. Missing, unreadable or corrupt files raise a one-line :class:`DataError`.
+names that cause. Day-first dates (``13/02/2024``) are read as such when every date parses that
+way; a column that mixes date formats (``2024-01-05`` and ``05/01/2024``) is rejected with two
+examples, since such dates are ambiguous. A header that names a column twice is rejected (pandas
+would rename the second). The file's rows set its frequency: an interval other than the default
+``1d`` must match it. Missing, unreadable or corrupt files raise a one-line :class:`DataError`.
 """
 
 from __future__ import annotations
@@ -23,13 +27,16 @@ import pandas as pd
 from forecaster.config import DataConfig
 from forecaster.data import cache
 from forecaster.data.cleaning import DuplicateTimes, OffGrid
-from forecaster.data.series import Series, target_first, validate
+from forecaster.data.file_key import file_key_name
+from forecaster.data.series import Series, interval_matches, target_first, validate
 from forecaster.data.sources import base
 from forecaster.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
+DEFAULT_INTERVAL = DataConfig.model_fields["interval"].default
+"""``1d``: what a config says when nobody chose an interval; for a file it is not checked."""
 
 
 def read_table(path: str | Path) -> pd.DataFrame:
@@ -42,30 +49,54 @@ def read_table(path: str | Path) -> pd.DataFrame:
             frame = pd.read_parquet(path)
             if isinstance(frame.index, pd.DatetimeIndex):
                 frame = frame.reset_index()
+            header = list(frame.columns)
         else:
             frame = pd.read_csv(path)
+            header = list(pd.read_csv(path, header=None, nrows=1, dtype=str).iloc[0])
     except Exception as exc:  # pandas, pyarrow and the OS all raise their own types
         raise DataError(
             f"cannot read '{path}' ({base.first_line(exc)}) — is it a valid, complete CSV or Parquet file?"
         ) from None
     if frame.shape[1] == 0 or len(frame) == 0:
         raise DataError(f"'{path}' has no rows — check the file")
+    _check_header([str(c).strip() for c in header], path.name)
     frame.columns = [str(c).strip() for c in frame.columns]
     return frame
 
 
+def _check_header(names: list[str], name: str) -> None:
+    """A one-line DataError when two columns have one name (pandas would read ``close.1``)."""
+    seen: dict[str, int] = {}
+    for i, column in enumerate(names, start=1):
+        if column in seen:
+            raise DataError(
+                f"'{name}': the header names column '{base.shorten(column)}' twice (columns "
+                f"{seen[column]} and {i}) — rename one of them; which one is which cannot be told"
+            )
+        seen[column] = i
+
+
 def _parse_times(values: pd.Series) -> pd.Series | None:
     """Times if every non-empty value parses as a date, else None."""
+    parsed = _parse(values)
+    return None if parsed is None else parsed[0]
+
+
+_ATTEMPTS = ({}, {"dayfirst": True}, {"format": "mixed"}, {"format": "mixed", "utc": True})
+"""One format inferred from the first value (month first, then day first); then each value parsed
+on its own; then in UTC, for mixed offsets (``...+01:00`` and ``...+02:00`` in one column)."""
+
+
+def _parse(values: pd.Series) -> tuple[pd.Series, bool] | None:
+    """(times, whether one format read them all) if every non-empty value parses, else None."""
     if pd.api.types.is_datetime64_any_dtype(values):
-        return values
+        return values, True
     if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
         return None  # numbers are values, not (ambiguous) epoch times
     present = values.notna()
     if not present.any():
         return None
-    # fast path: one format inferred from the first value; then per-value parsing; then UTC for
-    # mixed offsets ("...+01:00" and "...+02:00" in one column)
-    for kwargs in ({}, {"format": "mixed"}, {"format": "mixed", "utc": True}):
+    for i, kwargs in enumerate(_ATTEMPTS):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:
@@ -73,8 +104,37 @@ def _parse_times(values: pd.Series) -> pd.Series | None:
             except (ValueError, TypeError, OverflowError):
                 continue
         if pd.api.types.is_datetime64_any_dtype(parsed) and not parsed[present].isna().any():
-            return parsed
+            return parsed, i < 2
     return None
+
+
+def mixed_formats(values: pd.Series, limit: int = 4) -> tuple[str, str] | None:
+    """Two values of a text time column written in different date formats, or None.
+
+    The formats are guessed from a first value, then from the first value that format cannot
+    read, and so on (at most ``limit`` formats and twice as many passes, each over the whole
+    column at once). A time of day, seconds or an offset do not make another format
+    (``2024-01-05`` and ``2024-01-05 12:00`` are one); the order of day, month and year does.
+    """
+    from pandas.tseries.api import guess_datetime_format
+
+    left = pd.Series(values.dropna().astype(str).str.strip().unique())
+    seen: dict[str, str] = {}
+    for _ in range(2 * limit):  # a few formats at most; each pass reads the whole column
+        if not len(left) or len(seen) >= limit:
+            break
+        with warnings.catch_warnings():  # pandas warns about day-first guesses: we compare them
+            warnings.simplefilter("ignore")
+            fmt = guess_datetime_format(left.iloc[0]) or f"unknown {left.iloc[0]}"
+            seen.setdefault(fmt.split("%H")[0].rstrip(" T"), left.iloc[0])
+            try:
+                read = pd.to_datetime(left, format=fmt, errors="coerce", utc=True).notna()
+            except (ValueError, TypeError):
+                read = pd.Series(False, index=left.index)
+        read.iloc[0] = True  # never loop on one value
+        left = left[~read.to_numpy()].reset_index(drop=True)
+    examples = list(seen.values())
+    return (examples[0], examples[1]) if len(examples) > 1 else None
 
 
 _OFFSET = re.compile(r"(?:Z|[+-]\d{2}:?\d{2})$", re.IGNORECASE)
@@ -125,11 +185,19 @@ def read_frame(
     """The file as a raw frame indexed by (possibly naive) time, with the chosen value columns."""
     frame = read_table(path)
     tcol = find_time_column(frame, time_column)
-    times = _parse_times(frame[tcol])
-    if times is None:
+    parsed = _parse(frame[tcol])
+    if parsed is None:
         raise DataError(
             f"'{Path(path).name}': column '{tcol}' does not parse as dates — "
             "name the time column with --time-column"
+        )
+    times, one_format = parsed
+    mixed = None if one_format else mixed_formats(frame[tcol])
+    if mixed is not None:
+        a, b = (base.shorten(v, 30) for v in mixed)
+        raise DataError(
+            f"'{Path(path).name}': column '{tcol}' mixes date formats (e.g. '{a}' and '{b}'), so "
+            f"dates such as '{b}' are ambiguous — write every date one way, best YYYY-MM-DD"
         )
     offsets = time_offsets(frame[tcol])
     if "" in offsets and len(offsets) > 1:
@@ -162,12 +230,14 @@ def to_series(
     timezone: str | None = None,
     offsets: Sequence[str] = (),
     calendar: str | None = None,
+    interval: str = DEFAULT_INTERVAL,
     **clean,
 ) -> Series:
     """Validate a frame from :func:`read_frame` (frequency inferred, naive times in ``timezone``).
 
     ``calendar``: the exchange calendar the file's trading days or intraday bars follow
-    (``--calendar XNYS``); without one, trading days are weekdays.
+    (``--calendar XNYS``); without one, trading days are weekdays. ``interval``: the config's
+    (``--interval``); other than the default ``1d``, it must be the file's own step.
 
     ``offsets``: the UTC offsets its time column was written with; more than one, and times that
     are then irregular or repeated in UTC, is reported as that cause.
@@ -183,7 +253,7 @@ def to_series(
                 "csv:%s: no --target given; forecasting '%s' (the first value column)", name, target
             )
     try:
-        return validate(
+        series = validate(
             frame,
             target,
             tz=timezone or "UTC",
@@ -201,6 +271,13 @@ def to_series(
             f"UTC the times are not regular ({exc.detail}) — "
             "check that each time carries its own offset, or write all times in UTC"
         ) from None
+    if interval != DEFAULT_INTERVAL and not interval_matches(interval, series.freq):
+        raise DataError(
+            f"csv:{name}: --interval {interval} does not match the file, whose rows are "
+            f"'{series.freq}' steps — a file's rows set its frequency: drop --interval "
+            "(data.interval), or resample the file"
+        )
+    return series
 
 
 DECLARATION = base.Declaration(
@@ -240,7 +317,7 @@ class LocalSource:
             name=name,
             label=path.name,
             interval=cfg.interval,
-            key=base.series_key(self.name, name, None),
+            key=base.series_key(self.name, file_key_name(path), None),  # two folders: two keys
             target=cfg.target,
             columns=list(cfg.variables) or None,
             flag=f"--csv {path}",
@@ -268,6 +345,7 @@ class LocalSource:
             timezone=cfg.timezone,
             offsets=meta.get("time_offsets", []),
             calendar=cfg.calendar,
+            interval=cfg.interval,
             **base.clean_options(cfg),
         )
 
