@@ -208,8 +208,10 @@ class FittedModel:
         """The next H steps after the last row, indexed by their timestamps, in target units.
 
         Columns: ``forecast``; with ``levels`` (percent) and a calibration also ``median`` and
-        ``lo_<level>``, ``hi_<level>`` per level (see :mod:`forecaster.intervals`);
-        ``frame.attrs["short_levels"]`` lists levels with too few calibration residuals.
+        ``lo_<level>``, ``hi_<level>`` per level (see :mod:`forecaster.intervals`; with
+        ``backtest.interval_method: adaptive`` at the adaptive state saved with the calibration,
+        for the levels it holds); ``frame.attrs["short_levels"]`` lists levels with too few
+        calibration residuals.
         """
         origin = np.array([len(series)])
         forecast = self.predict_origins(series, origin)
@@ -219,7 +221,7 @@ class FittedModel:
         if levels and self.calibration is not None:
             cal = self.calibration
             scale = window_scale(series.values, origin, cal.lookback, cal.mode, cal.lag)
-            bounds = cal.intervals(forecast, scale, levels)
+            bounds = cal.intervals(forecast, scale, levels, self.config.backtest.interval_method)
             frame["median"] = bounds.median[0]
             for level, (lo, hi) in bounds.bounds.items():
                 frame[f"lo_{level_name(level)}"] = lo[0]

@@ -506,7 +506,8 @@ def _interval_bounds(
     empty = np.zeros((0, horizon))
     for name, fc in forecasts.items():
         has_cal = name in cal
-        q, is_short = iv.walk_forward(
+        q, is_short = iv.walk_forward_by(
+            cfg.interval_method,
             iv.scores(cal_actual, cal[name], cal_scale) if has_cal else empty,
             cal_origins if has_cal else np.zeros(0, dtype=np.int64),
             iv.scores(span_actual, fc, span_scale),
@@ -526,6 +527,7 @@ def _interval_bounds(
         else None,
         "interval_scale": f"{mode} spread (lag {lag}) of the last {scale_lookback} steps",
         "interval_window": cfg.interval_window,
+        "interval_method": cfg.interval_method,
     }
     return bounds, short, info
 
