@@ -306,8 +306,9 @@ class BacktestConfig(StrictModel):
     interval_window: int | None = Field(None, ge=10)
     """Calibrate intervals on the most recent N residuals only (None: all earlier ones)."""
     interval_method: Literal["adaptive", "split"] = "adaptive"
-    """``adaptive``: each step's quantile levels follow the misses observed so far (DtACI, see
-    :mod:`forecaster.intervals_adaptive`); ``split``: fixed split-conformal quantiles."""
+    """``adaptive``: each step's bounds also follow the misses observed so far (quantile tracking
+    with DtACI-style aggregated step sizes, see :mod:`forecaster.intervals_adaptive`); ``split``:
+    fixed split-conformal quantiles of the earlier residuals."""
 
     @field_validator("levels")
     @classmethod
