@@ -18,8 +18,9 @@ separately per level, per tail (lower, upper) and per horizon step h = 1..H:
 * ``space="level"`` runs the same experts on the quantile *level* instead (ACI, Gibbs & Candès
   2021: ``u`` is minus the tail level; bounds are conformal ranks, extended exponentially beyond the
   pool). Measured against the offsets in ``benchmarks/bench_adaptive.py`` and not used: far in a
-  tail a small change of level is a large change of width, so the level's noise widened the stock
-  intervals by 10-16% and a variance shift's by 80-160%; offsets are linear in the width.
+  tail a small change of level is a large change of width, so the level's noise widened the 95%
+  stock intervals by 12-16% (DtACI) and a variance shift's by 150%; offsets are linear in the
+  width (+4-8% and +24%).
 
 Feedback is delayed as the data is: a window's miss is folded in (its residual joins the pool and
 the experts move) only once its whole horizon has been observed (``ready < issue`` of the window
