@@ -305,6 +305,10 @@ class BacktestConfig(StrictModel):
     """Prediction-interval levels in percent (``forecast predict`` and ``backtest``; ``[]`` none)."""
     interval_window: int | None = Field(None, ge=10)
     """Calibrate intervals on the most recent N residuals only (None: all earlier ones)."""
+    interval_method: Literal["adaptive", "split"] = "adaptive"
+    """``adaptive``: each step's bounds also follow the misses observed so far (quantile tracking
+    with DtACI-style aggregated step sizes, see :mod:`forecaster.intervals_adaptive`); ``split``:
+    fixed split-conformal quantiles of the earlier residuals."""
 
     @field_validator("levels", mode="before")
     @classmethod

@@ -30,7 +30,7 @@ from forecaster.io import atomic_path, write_json, write_text
 from forecaster.meta import ModelMeta
 from forecaster.models import gru
 from forecaster.models.gru import GRURegressor
-from forecaster.models.integrity import check_state
+from forecaster.models.integrity import check_state, corrupt
 
 PREDICT_BATCH = 256
 """Windows per forward pass when predicting. Larger is not faster on the CPU: a pass allocates
@@ -208,8 +208,10 @@ class FittedModel:
         """The next H steps after the last row, indexed by their timestamps, in target units.
 
         Columns: ``forecast``; with ``levels`` (percent) and a calibration also ``median`` and
-        ``lo_<level>``, ``hi_<level>`` per level (see :mod:`forecaster.intervals`);
-        ``frame.attrs["short_levels"]`` lists levels with too few calibration residuals.
+        ``lo_<level>``, ``hi_<level>`` per level (see :mod:`forecaster.intervals`; with
+        ``backtest.interval_method: adaptive`` at the adaptive state saved with the calibration,
+        for the levels it holds); ``frame.attrs["short_levels"]`` lists levels with too few
+        calibration residuals.
         """
         origin = np.array([len(series)])
         forecast = self.predict_origins(series, origin)
@@ -219,7 +221,7 @@ class FittedModel:
         if levels and self.calibration is not None:
             cal = self.calibration
             scale = window_scale(series.values, origin, cal.lookback, cal.mode, cal.lag)
-            bounds = cal.intervals(forecast, scale, levels)
+            bounds = cal.intervals(forecast, scale, levels, self.config.backtest.interval_method)
             frame["median"] = bounds.median[0]
             for level, (lo, hi) in bounds.bounds.items():
                 frame[f"lo_{level_name(level)}"] = lo[0]
@@ -292,10 +294,7 @@ class FittedModel:
                 first = (str(exc).splitlines() or [type(exc).__name__])[0][:200]
                 if "weights_only" in str(exc) or "Unpickl" in type(exc).__name__:
                     first = "not a valid weights file"  # torch's text suggests an unsafe load
-                raise ModelError(
-                    f"{path} is corrupt or incompatible ({type(exc).__name__}: {first}) — retrain "
-                    "(forecast fit) or return to the previous champion (forecast models rollback)"
-                ) from None
+                raise corrupt(directory, name, f"{type(exc).__name__}: {first}") from None
 
         cfg = read("config.yaml", lambda p: validate_config(read_yaml(p), str(p)))
         spec = read(

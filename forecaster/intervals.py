@@ -20,7 +20,12 @@ Why this method (measured with ``benchmarks/bench_intervals.py``; figures in ben
   the residuals of the calibration origins before the span plus every backtest origin whose whole
   horizon was observed before ``o`` (``o' + H <= o``): strictly earlier data only. Keeping only the
   most recent 250 (``backtest.interval_window``) helped the stocks a little and hurt Greensboro, so
-  all are kept by default; adaptive conformal inference was not needed to reach the coverage.
+  all are kept by default.
+* **Adaptive levels when the errors change** (``backtest.interval_method: adaptive``, see
+  :mod:`forecaster.intervals_adaptive`). Fixed quantiles calibrated in one season under-cover in
+  the next (Greensboro calibrated in autumn: 73% at 80% in early winter, 67% at step 24); the
+  adaptive method moves each step's quantile levels with the misses it observes, and its state
+  is saved with the calibration so ``predict`` starts where the calibration ended.
 
 For a level ``l`` (percent), with ``alpha = 1 - l/100`` and ``n`` calibration residuals per step,
 the interval is ``[f + s * r_(k_lo), f + s * r_(k_hi)]``: ``f`` the point forecast, ``s`` the
@@ -34,13 +39,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 
+from forecaster import intervals_adaptive as adaptive
 from forecaster.errors import ConfigError
+from forecaster.intervals_adaptive import AdaptiveState
 from forecaster.models.floors import ABS_FLOOR, REL_FLOOR
 
 DEFAULT_LEVELS: tuple[float, ...] = (80.0, 95.0)
@@ -144,6 +152,11 @@ def scores(actual: np.ndarray, forecast: np.ndarray, scale: np.ndarray) -> np.nd
     return (np.asarray(actual) - np.asarray(forecast)) / np.asarray(scale)[:, None]
 
 
+def _float32(s: np.ndarray) -> np.ndarray:
+    """float32 precision as float64: plenty for a quantile, and it round-trips through JSON exactly."""
+    return np.asarray(s, dtype=np.float32).astype(np.float64)
+
+
 # -- a calibration -------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Calibration:
@@ -159,6 +172,9 @@ class Calibration:
     mode: str = "diff"
     span: tuple[str, str] | None = None
     lag: int = 1
+    adaptive: AdaptiveState | None = None
+    """Where the adaptive method's levels stand after the calibration windows (None: split only,
+    or a file saved before adaptive intervals)."""
 
     @classmethod
     def from_scores(
@@ -169,10 +185,28 @@ class Calibration:
         span: tuple[str, str] | None = None,
         lag: int = 1,
     ) -> Calibration:
-        # float32 precision: plenty for a quantile, and it round-trips through JSON exactly
-        s = np.asarray(s, dtype=np.float32).astype(np.float64)
+        s = _float32(s)
         s = s[np.isfinite(s).all(axis=1)]
         return cls(np.sort(s, axis=0), lookback, mode, span, lag)
+
+    @classmethod
+    def from_windows(
+        cls,
+        s: np.ndarray,
+        issue: np.ndarray,
+        ready: np.ndarray,
+        levels: Sequence[float],
+        **how: Any,
+    ) -> Calibration:
+        """The residuals ``s`` (n, H) of windows issued at ``issue`` and observed by ``ready`` (n,)
+        (one clock, e.g. nanoseconds), with the adaptive state at ``levels`` after walking them in
+        order (:func:`forecaster.intervals_adaptive.walk`). ``how``: ``from_scores``' keywords."""
+        cal = cls.from_scores(s, **how)
+        if not levels or cal.n == 0:
+            return cal
+        start = AdaptiveState.start(levels, cal.horizon)
+        walked = adaptive.walk(_float32(s), issue, ready, start)
+        return replace(cal, residuals=walked.pool, adaptive=walked.state)
 
     @property
     def n(self) -> int:
@@ -196,16 +230,32 @@ class Calibration:
             return np.zeros(self.horizon)
         return np.median(self.residuals, axis=0)
 
+    def adaptive_bounds(self, level: float) -> tuple[np.ndarray, np.ndarray, bool] | None:
+        """:meth:`bounds` at the adaptive state's levels; None when it has no state for ``level``."""
+        i = self.adaptive.index(level) if self.adaptive is not None else None
+        if i is None:
+            return None
+        lo, hi = adaptive.bounds(self.residuals.T, self.adaptive)
+        return lo[i], hi[i], self.n < needed(level)
+
     def intervals(
-        self, forecast: np.ndarray, scale: np.ndarray, levels: Sequence[float]
+        self,
+        forecast: np.ndarray,
+        scale: np.ndarray,
+        levels: Sequence[float],
+        method: str = "split",
     ) -> Intervals:
-        """Intervals around ``forecast`` (m, H) with window scales ``scale`` (m,), per level."""
+        """Intervals around ``forecast`` (m, H) with window scales ``scale`` (m,), per level.
+
+        ``method``: ``split``, or ``adaptive`` (the adaptive state's levels; split-conformal for a
+        level the state does not hold, e.g. one asked of ``predict`` but not calibrated)."""
         forecast = np.asarray(forecast, dtype=np.float64)
         s = np.asarray(scale, dtype=np.float64)[:, None]
         out: dict[float, tuple[np.ndarray, np.ndarray]] = {}
         short: list[float] = []
         for level in levels:
-            lo, hi, is_short = self.bounds(level)
+            moved = self.adaptive_bounds(level) if method == "adaptive" else None
+            lo, hi, is_short = moved if moved is not None else self.bounds(level)
             out[level] = (forecast + s * lo, forecast + s * hi)
             if is_short:
                 short.append(level)
@@ -226,7 +276,7 @@ class Calibration:
             "residuals": [
                 [float(str(v)) for v in col.astype(np.float32)] for col in self.residuals.T
             ],
-        }
+        } | ({"adaptive": self.adaptive.to_dict()} if self.adaptive is not None else {})
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Calibration:
@@ -235,7 +285,10 @@ class Calibration:
             raise ValueError("residuals must be one equally long list per step")
         span = tuple(d["span"]) if d.get("span") else None
         mode, lag = str(d.get("mode", "diff")), int(d.get("lag", 1))
-        return cls(np.stack(cols, axis=1), int(d["lookback"]), mode, span, lag)
+        state = AdaptiveState.from_dict(d["adaptive"]) if d.get("adaptive") else None
+        if state is not None and state.horizon != len(cols):
+            raise ValueError("the adaptive state's horizon differs from the residuals'")
+        return cls(np.stack(cols, axis=1), int(d["lookback"]), mode, span, lag, state)
 
     def summary(self, levels: Sequence[float] = DEFAULT_LEVELS) -> list[str]:
         """Lines for people: residuals, span, and the scaled half-widths at the first/last step."""
@@ -254,7 +307,21 @@ class Calibration:
                 f"  {level_name(level)}%: step 1 [{lo[0]:+.3g}, {hi[0]:+.3g}] x scale, "
                 f"step {self.horizon} [{lo[-1]:+.3g}, {hi[-1]:+.3g}] x scale{mark}"
             )
+        if self.adaptive is not None:
+            lines.append(_adaptive_line(self.adaptive))
         return lines
+
+
+def _adaptive_line(state: AdaptiveState) -> str:
+    """The adaptive offsets in use at the first and last step, per tail (for people)."""
+    u = state.offsets()
+    unit = "x split half-width" if state.space == "score" else "(minus the tail level)"
+    parts = [
+        f"{level_name(level)}% lo/hi {u[i, 0, 0]:+.3f}/{u[i, 1, 0]:+.3f} (step 1), "
+        f"{u[i, 0, -1]:+.3f}/{u[i, 1, -1]:+.3f} (step {state.horizon})"
+        for i, level in enumerate(state.levels)
+    ]
+    return f"  adaptive offsets {unit} after {state.windows} windows: " + "; ".join(parts)
 
 
 @dataclass(frozen=True)
@@ -308,3 +375,64 @@ def walk_forward(
         for lv, (a, b, is_short) in ranks.items():
             lo[lv][i], hi[lv][i], short[lv][i] = pool[a], pool[b], is_short
     return {lv: (lo[lv], hi[lv]) for lv in levels}, short
+
+
+def walk_forward_by(
+    method: str,
+    calib_scores: np.ndarray,
+    calib_origins: np.ndarray,
+    span_scores: np.ndarray,
+    origins: np.ndarray,
+    horizon: int,
+    levels: Sequence[float],
+    window: int | None = None,
+) -> tuple[dict[float, tuple[np.ndarray, np.ndarray]], dict[float, np.ndarray]]:
+    """:func:`walk_forward` (``split``) or its adaptive form (``adaptive``), with the same result."""
+    if method == "split":
+        return walk_forward(
+            calib_scores, calib_origins, span_scores, origins, horizon, levels, window
+        )
+    if method != "adaptive":
+        raise ConfigError(f"interval method {method!r} is unknown — choose from {adaptive.METHODS}")
+    q, sizes = adaptive.walk_forward(
+        calib_scores, calib_origins, span_scores, origins, horizon, levels, window
+    )
+    return q, {lv: sizes < needed(lv) for lv in levels}
+
+
+def observe(cal: Calibration, model: Any, members: Sequence[Any]) -> Calibration:
+    """``cal`` with every window of ``members`` observed since its span ended folded in
+    (:func:`forecaster.intervals_adaptive.update_state`): what the nightly job keeps a served
+    model's intervals current with.
+
+    ``model``: forecasts with ``predict_origins(series, origins)`` and has ``lookback``/``horizon``
+    (a :class:`~forecaster.fitted.FittedModel`); ``members``: its series (one, or a group's). A
+    window is new when its origin is after ``cal.span``'s end and its whole horizon is observed.
+    """
+    L, H = model.lookback, model.horizon
+    after = pd.Timestamp(cal.span[1]) if cal.span else None
+    parts, issue, ready, newest = [], [], [], []
+    for series in members:
+        origins = np.arange(max(L, cal.lookback), len(series) - H + 1, dtype=np.int64)
+        if after is not None:
+            origins = origins[series.index[origins] > after]
+        if not len(origins):
+            continue
+        y = series.values
+        actual = y[origins[:, None] + np.arange(H)]
+        scale = window_scale(y, origins, cal.lookback, cal.mode, cal.lag)
+        parts.append(scores(actual, model.predict_origins(series, origins), scale))
+        stamps = series.index.as_unit("ns").asi8
+        issue.append(stamps[origins])
+        ready.append(stamps[origins + H - 1])
+        newest.append(series.index[origins[-1]])
+    if not parts:
+        return cal
+    return adaptive.update_state(
+        cal,
+        np.concatenate(parts),
+        np.concatenate(issue),
+        np.concatenate(ready),
+        levels=cal.adaptive.levels if cal.adaptive is not None else DEFAULT_LEVELS,
+        span_end=str(max(newest)),
+    )

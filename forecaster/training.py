@@ -278,25 +278,41 @@ def _metrics(validation: Evaluation, test: Evaluation | None, run: TrainRun) -> 
 def _calibration(
     fitted: FittedModel, members: list[Series], held_out: list[Evaluation]
 ) -> Calibration | None:
-    """The scaled residuals of every validation and test window (of every member of a group), the
-    newest data the model never trained on: what ``predict`` calibrates its intervals with (a
-    backtest recalibrates walk-forward, on strictly earlier data)."""
+    """What ``predict`` calibrates its intervals with: the scaled residuals of the saved model
+    (its kept share of the correction) on the test windows of every member, and the adaptive
+    state after walking them in time order (a backtest recalibrates walk-forward instead).
+
+    The test windows, not the validation ones: those chose the best epoch and the blend, so the
+    model's residuals there are biased low (``benchmarks/bench_adaptive.py`` measures by how much).
+    Without a test split (``train.test_fraction: 0``) the validation windows are all there is.
+    """
+    unseen = [e for e in held_out if e.split == "test"] or held_out[:1]
     by_symbol = {s.symbol: s for s in members}
-    parts, first, last = [], [], []
-    for evaluation in held_out:
+    blend, H = float(fitted.module.blend), fitted.horizon
+    parts, issue, ready, first, last = [], [], [], [], []
+    for evaluation in unseen:
         for m in evaluation.members.values():
             series = by_symbol[m.symbol]
             scale = window_scale(
                 series.values, m.origins, fitted.lookback, fitted.scale_mode, fitted.interval_lag
             )
-            parts.append(scores(m.actuals, m.forecasts[fitted.name], scale))
+            parts.append(scores(m.actuals, m.anchor + blend * (m.full - m.anchor), scale))
+            stamps = series.index.as_unit("ns").asi8
+            issue.append(stamps[m.origins])
+            ready.append(stamps[m.origins + H - 1])
             first.append(series.index[m.origins[0]])
             last.append(series.index[m.origins[-1]])
     if not parts:
         return None
-    span = (str(min(first)), str(max(last)))
-    return Calibration.from_scores(
-        np.concatenate(parts), fitted.lookback, fitted.scale_mode, span, fitted.interval_lag
+    return Calibration.from_windows(
+        np.concatenate(parts),
+        np.concatenate(issue),
+        np.concatenate(ready),
+        fitted.config.backtest.levels,
+        lookback=fitted.lookback,
+        mode=fitted.scale_mode,
+        span=(str(min(first)), str(max(last))),
+        lag=fitted.interval_lag,
     )
 
 

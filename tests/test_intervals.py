@@ -106,12 +106,15 @@ def test_walk_forward_uses_only_residuals_observed_before_each_origin():
     assert not short[80.0].any()
 
 
-@pytest.fixture(scope="module")
-def ar1_backtest():
-    """Baselines with 80/95% intervals over 1,196 walk-forward origins of a Gaussian AR(1)."""
+@pytest.fixture(scope="module", params=["adaptive", "split"])
+def ar1_backtest(request):
+    """Baselines with 80/95% intervals over 1,196 walk-forward origins of a Gaussian AR(1), by
+    each interval method."""
     series = ar1()
-    cfg = BacktestConfig(levels=[80, 95], ridge_lags=10)
-    return series, run_backtest(series, cfg=cfg, horizon=5, test_fraction=0.4, levels=[80, 95])
+    cfg = BacktestConfig(levels=[80, 95], ridge_lags=10, interval_method=request.param)
+    result = run_backtest(series, cfg=cfg, horizon=5, test_fraction=0.4, levels=[80, 95])
+    assert result.config["interval_method"] == request.param
+    return series, result
 
 
 def test_ar1_intervals_hold_their_coverage(ar1_backtest):
@@ -134,7 +137,9 @@ def test_changing_the_future_never_changes_an_earlier_interval(ar1_backtest):
     cut = int(result.origins[400])
     frame = series.frame.copy()
     frame.iloc[cut:, 0] += np.linspace(0, 50, len(frame) - cut)  # rewrite row `cut` onwards
-    cfg = BacktestConfig(levels=[80, 95], ridge_lags=10)
+    cfg = BacktestConfig(
+        levels=[80, 95], ridge_lags=10, interval_method=result.config["interval_method"]
+    )
     other = run_backtest(
         series.with_frame(frame), cfg=cfg, horizon=5, test_fraction=0.4, levels=[80, 95]
     )

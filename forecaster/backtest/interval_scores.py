@@ -124,7 +124,8 @@ def interval_bounds(
             )
         span_scale, cal_scale = scales[lag]
         has_cal = name in cal
-        q, short[name] = iv.walk_forward(
+        q, short[name] = iv.walk_forward_by(
+            cfg.interval_method,
             iv.scores(cal_actual, cal[name], cal_scale) if has_cal else np.zeros((0, horizon)),
             cal_origins if has_cal else np.zeros(0, dtype=np.int64),
             iv.scores(span_actual, fc, span_scale),
@@ -155,4 +156,5 @@ def _info(
         "calibration_span": span,
         "interval_scale": f"{settings.mode} spread (lag {settings.lag}) of the last {lookback} steps",
         "interval_window": cfg.interval_window,
+        "interval_method": cfg.interval_method,
     }

@@ -33,28 +33,29 @@ def check_state(
     """
     bad = [name for name, t in weights.items() if t.is_floating_point() and not _finite(t)]
     if bad:
-        raise _corrupt(folder, "model.pt", f"weights {bad[0]} hold NaN or infinite values")
+        raise corrupt(folder, "model.pt", f"weights {bad[0]} hold NaN or infinite values")
     for name, values in normalization.items():
         if not np.isfinite(np.asarray(values, dtype=np.float64)).all():
-            raise _corrupt(folder, "normalization.json", f"its {name} holds NaN or infinite values")
+            raise corrupt(folder, "normalization.json", f"its {name} holds NaN or infinite values")
     if calibration is None:
         return
     if calibration.ndim != 2 or calibration.shape[1] != horizon:
         steps = calibration.shape[1] if calibration.ndim == 2 else "no"
-        raise _corrupt(
+        raise corrupt(
             folder,
             "calibration.json",
             f"it calibrates {steps} steps, the model forecasts {horizon}",
         )
     if not np.isfinite(calibration).all():
-        raise _corrupt(folder, "calibration.json", "its residuals hold NaN or infinite values")
+        raise corrupt(folder, "calibration.json", "its residuals hold NaN or infinite values")
 
 
 def _finite(tensor: torch.Tensor) -> bool:
     return bool(torch.isfinite(tensor).all())
 
 
-def _corrupt(folder: Path, name: str, what: str) -> ModelError:
+def corrupt(folder: Path, name: str, what: str) -> ModelError:
+    """The one-line error for a version file that cannot be served: it names the rollback."""
     versions = folder.parent
     key = versions.parent.name if versions.name == "versions" else "SERIES"
     return ModelError(
