@@ -23,6 +23,7 @@ from forecaster.fitted import FittedModel
 from forecaster.fitting import fit, load_members
 from forecaster.intervals import level_name
 from forecaster.io import write_json
+from forecaster.loop import cpu_threads, torch_threads
 from forecaster.models import NAME
 from forecaster.registry import VersionInfo
 from forecaster.serving import has_saved, load_model, model_data_config
@@ -104,7 +105,8 @@ def backtest(
         if span is None:
             plan.notes.append(f"{member.symbol}: no rows after the group's test cut; left out")
             continue
-        result = _run(member, plan, *span)
+        with torch_threads(cpu_threads()):  # as a fit forecasts: more threads only contend
+            result = _run(member, plan, *span)
         reports[member.symbol] = BacktestReport(result, member, key, plan.info)
     if not reports:
         raise DataError(f"{key}: no member has rows to backtest after the test cut")

@@ -107,7 +107,8 @@ def fit_model(
         meta=meta,
         series=None if grouped else members[0],
     )
-    _select_and_score(fitted, members, cfg, run, anchor, warm)
+    with quiet_and_threaded(cpu_threads()):  # forecasting too: more threads only contend
+        _select_and_score(fitted, members, cfg, run, anchor, warm)
     meta.fit_seconds = round(time.perf_counter() - started, 1)
     return fitted
 
