@@ -122,13 +122,23 @@ class EpochBar(TQDMProgressBar):
 
 
 class History(Callback):
-    """Epoch-level metrics (train_loss, val_loss, val_mae, val_rmse) kept in memory for meta.json."""
+    """Epoch-level metrics (train_loss, val_loss, val_mae, val_rmse) and the learning rate each
+    epoch trained with (``lr``: what a serving retrain replays), kept in memory for meta.json."""
 
     def __init__(self) -> None:
         self.epochs: list[dict[str, float]] = []
+        self._lr: float | None = None
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._lr = (
+            float(trainer.optimizers[0].param_groups[0]["lr"]) if trainer.optimizers else None
+        )
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self.epochs.append(epoch_row(trainer.current_epoch + 1, trainer.callback_metrics))
+        row = epoch_row(trainer.current_epoch + 1, trainer.callback_metrics)
+        if self._lr is not None:
+            row["lr"] = self._lr
+        self.epochs.append(row)
 
 
 def epoch_row(epoch: int, metrics: dict[str, Any]) -> dict[str, float]:

@@ -117,6 +117,7 @@ def test_save_load_gives_identical_predictions(fitted, stock, tmp_path):
         "meta.json",
         "model.pt",
         "normalization.json",
+        "procedure.pt",
     ]
     norm = json.loads((tmp_path / "m" / "normalization.json").read_text())
     assert norm["feature_names"][0] == "close" and len(norm["mean"]) == 3
