@@ -32,7 +32,7 @@ import torch
 from forecaster.config import Config, TrainConfig
 from forecaster.data.splits import window_starts
 from forecaster.data.windows import WindowDataModule, WindowDataset, batch_loader
-from forecaster.epochs import batches_per_epoch
+from forecaster.epochs import batches_per_epoch, epoch_share
 from forecaster.fitted import FittedModel, build_module
 from forecaster.loop import cpu_threads, quiet_and_threaded
 from forecaster.meta import ServedMeta, ServeMethod
@@ -106,7 +106,8 @@ def recipe(method: ServeMethod, proc: Procedure, dm: WindowDataModule, cfg: Conf
     else:
         first = tuple(max(L, b["train"][1]) for b in dm.bounds)
     counts = _counts(dm, first, t.stride)
-    per_epoch = batches_per_epoch(max(counts), math.ceil(sum(counts) / t.batch_size), t)
+    share = epoch_share(max(dm.counts["train"]))  # the procedure's: as big a share an epoch
+    per_epoch = batches_per_epoch(max(counts), math.ceil(sum(counts) / t.batch_size), t, share)
     if method == ServeMethod.RETRAIN:
         # as many epochs as the procedure's best: as many passes over the (now more) windows
         lrs = proc.lrs[: proc.best_epoch]

@@ -32,7 +32,7 @@ from forecaster.data.features import FeatureSpec
 from forecaster.data.group import SeriesGroup
 from forecaster.data.series import Series
 from forecaster.data.windows import WindowDataModule
-from forecaster.epochs import batches_per_epoch
+from forecaster.epochs import batches_per_epoch, epoch_share
 from forecaster.errors import DataError
 from forecaster.fit_meta import fit_meta
 from forecaster.fitted import FittedModel, build_module, legacy_state
@@ -226,15 +226,16 @@ def _distributed(trainer: pl.Trainer, t) -> dict[str, Any] | None:
 
 def _epoch_batches(dm: WindowDataModule, cfg: Config) -> int | float:
     """Batches per training epoch (:mod:`forecaster.epochs`): the config's limit; by default the
-    largest member's windows (for one series: all of them). An epoch of a group is then a fresh
-    random share of the pooled windows, so a group trains no more epochs' worth of steps than one
-    member would, and early stopping and the LR schedule react as often as for one series."""
+    largest member's windows (for one series: all of them), or a random share of them for a
+    series with many. An epoch of a group is then a fresh random share of the pooled windows, so
+    a group trains no more epochs' worth of steps than one member would, and early stopping and
+    the LR schedule react as often as for one series."""
     t = cfg.train
     if isinstance(t.limit_train_batches, float):  # a share: of each process's batches
         return t.limit_train_batches
     train = dm.counts["train"]
     total = -(-sum(train) // t.batch_size)
-    return batches_per_epoch(max(train), total, t)
+    return batches_per_epoch(max(train), total, t, epoch_share(max(train)))
 
 
 def _select_and_score(
