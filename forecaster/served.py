@@ -106,7 +106,9 @@ def recipe(method: ServeMethod, proc: Procedure, dm: WindowDataModule, cfg: Conf
     else:
         first = tuple(max(L, b["train"][1]) for b in dm.bounds)
     counts = _counts(dm, first, t.stride)
-    share = epoch_share(max(dm.counts["train"]))  # the procedure's: as big a share an epoch
+    share = epoch_share(
+        max(dm.counts["train"]), t.stride
+    )  # the procedure's: as big a share an epoch
     per_epoch = batches_per_epoch(max(counts), math.ceil(sum(counts) / t.batch_size), t, share)
     if method == ServeMethod.RETRAIN:
         # as many epochs as the procedure's best: as many passes over the (now more) windows

@@ -235,7 +235,7 @@ def _epoch_batches(dm: WindowDataModule, cfg: Config) -> int | float:
         return t.limit_train_batches
     train = dm.counts["train"]
     total = -(-sum(train) // t.batch_size)
-    return batches_per_epoch(max(train), total, t, epoch_share(max(train)))
+    return batches_per_epoch(max(train), total, t, epoch_share(max(train), t.stride))
 
 
 def _select_and_score(

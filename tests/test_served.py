@@ -10,6 +10,7 @@ serving loads with its ``model.pt`` as the procedure.
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pandas as pd
@@ -23,11 +24,13 @@ from forecaster.config import BacktestConfig, Config, override
 from forecaster.data.group import store_key
 from forecaster.data.series import Series
 from forecaster.data.splits import first_test_row
+from forecaster.data.windows import WindowDataModule
+from forecaster.epochs import batches_per_epoch, epoch_share
 from forecaster.errors import ModelError
 from forecaster.fitted import PROCEDURE_FILE, FittedModel, build_module
 from forecaster.meta import ModelMeta, ServedMeta, ServeMethod
 from forecaster.registry import VersionInfo
-from forecaster.served import Procedure, choose_method
+from forecaster.served import Procedure, choose_method, recipe
 from forecaster.training import _warm_start, fit_model
 
 L, H = 20, 3
@@ -237,3 +240,35 @@ def test_the_overlap_check_reads_the_weights_it_is_given(trained):
     _check_no_overlap(model.procedure(), series, start, None)
     with pytest.raises(ModelError, match="would leak the future"):
         _check_no_overlap(model, series, start, None)
+
+
+@pytest.mark.parametrize(
+    ("largest", "stride", "share"),
+    [(900, 1, 1), (2227, 1, 1), (2971, 2, 1), (5953, 1, 4), (3100, 1, 2)],
+)
+def test_an_epoch_of_many_windows_reads_a_share_of_them(largest, stride, share):
+    """Daily series read every window each epoch; a year of hourly windows at stride 1 a quarter;
+    a config with its own stride (the hourly weather's 2) keeps its windows."""
+    assert epoch_share(largest, stride) == share
+    t = Config().train
+    batches = batches_per_epoch(largest, -(-largest // t.batch_size), t, share)
+    assert batches == math.ceil(largest / share / t.batch_size)
+
+
+def test_the_retrain_takes_as_many_epochs_over_every_row(trained, ar2_cfg):
+    """The served retrain repeats the procedure's best epochs over the windows of every row, and
+    replays the learning rate each epoch had."""
+    model, series = trained
+    cfg = model.config
+    dm = WindowDataModule(series, cfg, spec=model.spec)
+    dm.setup()
+    proc = Procedure.from_history(
+        model.meta.history, 2, warm=False, precision="32-true", rank=0, is_anchor=False
+    )
+    plan = recipe(ServeMethod.RETRAIN, proc, dm, cfg)
+    every_row = len(series) - L - H + 1
+    assert plan.fresh and plan.per_epoch == -(-every_row // cfg.train.batch_size)
+    assert plan.steps == 2 * plan.per_epoch
+    assert [plan.lr(s) for s in (0, plan.steps - 1)] == [proc.lrs[0], proc.lrs[1]]
+    tune = recipe(ServeMethod.FINETUNE, proc, dm, cfg)
+    assert not tune.fresh and tune.first_origin == (dm.bounds[0]["train"][1],)
