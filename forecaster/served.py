@@ -144,6 +144,7 @@ def serve(
     plan = recipe(method, proc, dm, cfg)
     started = time.perf_counter()
     procedure = {k: v.detach().clone() for k, v in fitted.module.state_dict().items()}
+    torch.manual_seed(cfg.train.seed)  # the fresh weights and the dropout: the same every time
     module = build_module(fitted.config, dm.spec.n_features)
     if not plan.fresh:
         module.load_state_dict(procedure)
@@ -152,7 +153,6 @@ def serve(
     generator = torch.Generator().manual_seed(cfg.train.seed)
     loader = batch_loader(data, cfg.train.batch_size, generator)
     with quiet_and_threaded(cpu_threads()):
-        torch.manual_seed(cfg.train.seed)
         _train(module, loader, plan, cfg.train, proc.precision)
     module = module.cpu().eval()
     module.blend.copy_(procedure["blend"])
