@@ -122,6 +122,8 @@ def _child(
 ) -> None:
     """Run ``forecast <argv>`` in this (forked) process with its output in files, optionally as
     another (unprivileged) user."""
+    for stale in [k for k in os.environ if k.startswith("FORECASTER_FAULT") and k not in env]:
+        del os.environ[stale]  # a fork server started by an earlier test may hold another's
     os.environ.update(env)
     for fd, path in ((1, out), (2, err)):
         f = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
@@ -279,7 +281,7 @@ class World:
         from forecaster.fitted import FittedModel
 
         st = self.store()
-        model = FittedModel.load(st.resolve(KEY).path)
+        model = FittedModel.load(st.resolve(KEY).path, weights="procedure")  # what is scored
         gen = torch.Generator().manual_seed(len(st.versions(KEY)))
         with torch.no_grad():
             model.module.blend.fill_(1.0)  # the whole noisy correction, not the anchor

@@ -23,6 +23,7 @@ from forecaster.fitted import FittedModel
 from forecaster.fitting import fit, load_members
 from forecaster.intervals import level_name
 from forecaster.io import write_json
+from forecaster.loop import cpu_threads, torch_threads
 from forecaster.models import NAME
 from forecaster.registry import VersionInfo
 from forecaster.serving import has_saved, load_model, model_data_config
@@ -86,8 +87,11 @@ def backtest(
 
     ``model``: a saved model (``champion``, ``latest``, a version id or a folder; for a series also
     ``group:NAME``); when there is none and ``model`` is ``champion`` or ``latest``, one is trained
-    on the data before the test span and saved. With ``cfg.backtest.refit_every = k > 0`` the GRU is
-    instead retrained every k origins on the data before each origin (one series only).
+    on the data before the test span and saved. A saved model is scored with its procedure's weights
+    (:meth:`~forecaster.fitted.FittedModel.procedure`: trained before its validation rows), never
+    the served ones, which trained through its last row. With ``cfg.backtest.refit_every = k > 0``
+    the GRU is instead retrained every k origins on the data before each origin (one series only);
+    each refit serves its weights trained through the rows before its origin.
     ``model=None`` evaluates the baselines only. A config naming a group backtests every member
     (each from the first row after the model's validation cut) and pools them.
     """
@@ -104,7 +108,8 @@ def backtest(
         if span is None:
             plan.notes.append(f"{member.symbol}: no rows after the group's test cut; left out")
             continue
-        result = _run(member, plan, *span)
+        with torch_threads(cpu_threads()):  # as a fit forecasts: more threads only contend
+            result = _run(member, plan, *span)
         reports[member.symbol] = BacktestReport(result, member, key, plan.info)
     if not reports:
         raise DataError(f"{key}: no member has rows to backtest after the test cut")
@@ -132,6 +137,8 @@ def _plan(cfg: Config, key: str, model: str | None, data) -> _Plan:
         return _Plan(None, None, cfg, [note], refit)
     if model is not None and has_saved(key, model):
         fitted, info = load_model(cfg, model)
+        # the procedure's weights: the served ones trained through the model's last row
+        fitted = fitted.procedure()
         return _Plan(fitted, info, model_data_config(fitted, cfg), [])
     return _Plan(None, None, cfg, [])
 
@@ -146,7 +153,7 @@ def _train_first(plan: _Plan, key: str, data, members: list[Series]) -> None:
     )
     log.warning("no saved model for %s; training one on the data before %s", key, cut)
     trained = fit(plan.cfg, series=train)
-    plan.fitted, plan.info = trained.model, trained.version
+    plan.fitted, plan.info = trained.model.procedure(), trained.version
     plan.notes.append(f"trained model {plan.info.version} on data before {cut}")
     plan.cut = cut
 
@@ -185,8 +192,7 @@ def _member_span(member: Series, plan: _Plan) -> tuple[BacktestConfig, float] | 
 
 def _check_no_overlap(fitted: FittedModel, series: Series, test_start, info) -> None:
     """A fixed model must not have trained (or early-stopped) on the span it is evaluated on."""
-    seen_until = fitted.meta.splits.get("val")
-    seen_until = (seen_until.end if seen_until is not None else None) or fitted.meta.data.end
+    seen_until = trained_until(fitted)
     if seen_until is not None and pd.Timestamp(seen_until) >= test_start:
         version = info.version if info is not None else "in memory"
         raise ModelError(
@@ -194,6 +200,17 @@ def _check_no_overlap(fitted: FittedModel, series: Series, test_start, info) -> 
             f"{test_start} — evaluating it there would leak the future; use --start after {seen_until}, "
             "or --refit-every K to retrain inside the span"
         )
+
+
+def trained_until(fitted: FittedModel) -> str | None:
+    """The last timestamp the weights in ``fitted.module`` trained or early-stopped on: the end of
+    the validation split for the procedure's (a model saved before serving: its data's end), the
+    end of the served span for served weights that differ from the procedure's."""
+    served = fitted.meta.served
+    if fitted.procedure_state is not None and served is not None:
+        return served.end
+    val = fitted.meta.splits.get("val")
+    return (val.end if val is not None else None) or fitted.meta.data.end
 
 
 def _run(member: Series, plan: _Plan, bcfg: BacktestConfig, fraction: float) -> BacktestResult:

@@ -4,16 +4,25 @@ A :class:`FittedModel` is the network plus everything needed to use it again wit
 data: the resolved config, the feature spec (covariate scaler fitted on the training rows) and
 provenance (``meta``), and the calibration of its prediction intervals. It forecasts from any
 series with the saved spec (no refitting), and saves and loads itself as one folder: ``model.pt``
-(state_dict), ``config.yaml``, ``normalization.json``, ``calibration.json`` and ``meta.json``.
+(state_dict), ``procedure.pt``, ``config.yaml``, ``normalization.json``, ``calibration.json`` and
+``meta.json``.
+
+Two sets of weights: the *served* ones (``model.pt``, :attr:`FittedModel.module`: what ``predict``
+and the nightly job serve, trained through the last row of the data, see :mod:`forecaster.served`)
+and the *procedure's* (``procedure.pt``, :meth:`FittedModel.procedure`: the weights the fit
+evaluated on the validation and test rows, which never trained on them). Every evaluation --
+``backtest``, the nightly holdout -- scores the procedure. A folder saved before serving has no
+``procedure.pt``: its ``model.pt`` is the procedure.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -30,7 +39,13 @@ from forecaster.io import atomic_path, write_json, write_text
 from forecaster.meta import ModelMeta
 from forecaster.models import gru
 from forecaster.models.gru import GRURegressor
-from forecaster.models.integrity import check_state, corrupt
+from forecaster.models.integrity import check_state, check_weights, corrupt
+
+PROCEDURE_FILE = "procedure.pt"
+"""The procedure's weights, beside the served ``model.pt`` (see the module docstring)."""
+
+Weights = Literal["served", "procedure"]
+WEIGHTS: tuple[str, ...] = ("served", "procedure")
 
 PREDICT_BATCH = 256
 """Windows per forward pass when predicting. Larger is not faster on the CPU: a pass allocates
@@ -97,6 +112,9 @@ class FittedModel:
     saved before intervals existed."""
     validation: Any = field(default=None, repr=False)
     """The fit's :class:`~forecaster.backtest.evaluate.Evaluation` of the validation windows."""
+    procedure_state: dict[str, torch.Tensor] | None = field(default=None, repr=False)
+    """The procedure's weights (a state_dict) where ``module`` holds other, served weights; None:
+    ``module`` is the procedure (a model saved before serving, or one served as evaluated)."""
 
     name = gru.NAME
 
@@ -191,6 +209,18 @@ class FittedModel:
                     out[1].append(self.module.forward_anchor(x).double().cpu())
         return [torch.cat(part).numpy() for part in out if part]
 
+    def procedure(self) -> FittedModel:
+        """This model with the procedure's weights: the ones the fit evaluated on the validation
+        and test rows and never trained on them -- what a backtest or a holdout must score. The
+        same config, spec, meta and calibration; ``self`` when the served weights are the
+        procedure's."""
+        if self.procedure_state is None:
+            return self
+        module = build_module(self.config, self.spec.n_features)
+        module.load_state_dict(self.procedure_state)
+        module = module.to(self.module.device).eval()
+        return replace(self, module=module, procedure_state=None)
+
     @property
     def members(self) -> list[str]:
         """The symbols a group model was trained on (empty for a one-series model)."""
@@ -262,11 +292,14 @@ class FittedModel:
 
     # -- persistence --------------------------------------------------------------------------------
     def save(self, directory: Path) -> Path:
-        """Write model.pt (state_dict), config.yaml, normalization.json and meta.json into ``directory``."""
+        """Write model.pt (the served state_dict), procedure.pt (the procedure's), config.yaml,
+        normalization.json and meta.json into ``directory``."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         with atomic_path(directory / "model.pt") as tmp:
             torch.save(self.module.state_dict(), tmp)
+        with atomic_path(directory / PROCEDURE_FILE) as tmp:
+            torch.save(self.procedure_module_state(), tmp)
         write_text(directory / "config.yaml", dump_config(self.config))
         write_json(directory / "normalization.json", self.spec.to_dict())
         if self.calibration is not None:
@@ -274,28 +307,25 @@ class FittedModel:
         write_json(directory / "meta.json", self.meta.to_dict())
         return directory
 
+    def procedure_module_state(self) -> dict[str, torch.Tensor]:
+        """The procedure's state_dict (``procedure.pt``): ``procedure_state``, else the module's."""
+        return (
+            self.procedure_state if self.procedure_state is not None else self.module.state_dict()
+        )
+
     @classmethod
-    def load(cls, directory: Path) -> FittedModel:
-        """Rebuild a saved model; a missing or corrupt file is a one-line ModelError."""
+    def load(cls, directory: Path, weights: Weights = "served") -> FittedModel:
+        """Rebuild a saved model; a missing or corrupt file is a one-line ModelError.
+
+        ``weights``: ``served`` (``model.pt``, what predict serves; :meth:`procedure` still gives
+        the procedure's) or ``procedure`` (the weights the fit evaluated: ``procedure.pt``, or
+        ``model.pt`` of a folder saved before serving, whose weights are the procedure's).
+        """
+        if weights not in WEIGHTS:
+            raise ValueError(f"weights must be one of {WEIGHTS}, got {weights!r}")
         directory = Path(directory)
 
-        def read(name: str, parse):
-            path = directory / name
-            if not path.is_file():
-                raise ModelError(
-                    f"model folder {directory} has no {name} — it is incomplete; retrain (forecast fit) or "
-                    "choose another version"
-                )
-            try:
-                return parse(path)
-            except ForecasterError as exc:
-                raise ModelError(f"{path} is invalid ({exc}) — retrain (forecast fit)") from None
-            except Exception as exc:  # unpickling, JSON, YAML, shape errors: all mean a bad file
-                first = (str(exc).splitlines() or [type(exc).__name__])[0][:200]
-                if "weights_only" in str(exc) or "Unpickl" in type(exc).__name__:
-                    first = "not a valid weights file"  # torch's text suggests an unsafe load
-                raise corrupt(directory, name, f"{type(exc).__name__}: {first}") from None
-
+        read = partial(_read_file, directory)
         cfg = read("config.yaml", lambda p: validate_config(read_yaml(p), str(p)))
         spec = read(
             "normalization.json", lambda p: FeatureSpec.from_dict(json.loads(p.read_text("utf-8")))
@@ -308,6 +338,10 @@ class FittedModel:
                 legacy_state(torch.load(p, map_location="cpu", weights_only=True), module)
             ),
         )
+        procedure = None
+        if (directory / PROCEDURE_FILE).is_file():  # folders saved before serving have none
+            procedure = read(PROCEDURE_FILE, lambda p: _read_state(p, cfg, spec))
+            check_weights(directory, PROCEDURE_FILE, procedure)
         calibration = None
         if (directory / "calibration.json").is_file():  # models saved before intervals have none
             calibration = read(
@@ -321,7 +355,43 @@ class FittedModel:
             calibration=None if calibration is None else calibration.residuals,
             horizon=cfg.model.horizon,
         )
-        return cls(module=module.eval(), config=cfg, spec=spec, meta=meta, calibration=calibration)
+        model = cls(
+            module=module.eval(),
+            config=cfg,
+            spec=spec,
+            meta=meta,
+            calibration=calibration,
+            procedure_state=procedure,
+        )
+        return model.procedure() if weights == "procedure" else model
+
+
+def _read_file(directory: Path, name: str, parse):
+    """``parse(directory / name)``; a missing or unreadable file is a one-line ModelError."""
+    path = directory / name
+    if not path.is_file():
+        raise ModelError(
+            f"model folder {directory} has no {name} — it is incomplete; retrain (forecast fit) or "
+            "choose another version"
+        )
+    try:
+        return parse(path)
+    except ForecasterError as exc:
+        raise ModelError(f"{path} is invalid ({exc}) — retrain (forecast fit)") from None
+    except Exception as exc:  # unpickling, JSON, YAML, shape errors: all mean a bad file
+        first = (str(exc).splitlines() or [type(exc).__name__])[0][:200]
+        if "weights_only" in str(exc) or "Unpickl" in type(exc).__name__:
+            first = "not a valid weights file"  # torch's text suggests an unsafe load
+        raise corrupt(directory, name, f"{type(exc).__name__}: {first}") from None
+
+
+def _read_state(path: Path, cfg: Config, spec: FeatureSpec) -> dict[str, torch.Tensor]:
+    """A state_dict file checked against the network the config builds (shapes, keys)."""
+    module = build_module(cfg, spec.n_features)
+    module.load_state_dict(
+        legacy_state(torch.load(path, map_location="cpu", weights_only=True), module)
+    )
+    return module.state_dict()
 
 
 def _parse_meta(path: Path) -> ModelMeta:

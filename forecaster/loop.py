@@ -67,16 +67,29 @@ def make_logger(kind: str, save_dir: Path):
 
 
 @contextlib.contextmanager
+def torch_threads(threads: int) -> Iterator[None]:
+    """Use ``threads`` CPU threads for torch's operations inside the block (then as before).
+
+    Forecasting needs it as much as training: on a shared 2-core box torch's default of 2
+    threads made the fit's forecast of its validation and test windows 5-20x slower than 1 thread
+    (their threads spin while waiting for each other; benchmarks/README.md, "Fit time")."""
+    old_threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(threads)
+        yield
+    finally:
+        torch.set_num_threads(old_threads)
+
+
+@contextlib.contextmanager
 def quiet_and_threaded(threads: int) -> Iterator[None]:
     """Mute Lightning's banners and hints for the duration of a fit; use ``threads`` CPU threads."""
     loggers = [logging.getLogger(n) for n in ("lightning.pytorch", "lightning.fabric")]
     levels = [lg.level for lg in loggers]
-    old_threads = torch.get_num_threads()
     try:
         for lg in loggers:
             lg.setLevel(logging.WARNING)
-        torch.set_num_threads(threads)
-        with warnings.catch_warnings():
+        with torch_threads(threads), warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=r".*does not have many workers.*")
             warnings.filterwarnings("ignore", message=r".*smaller than the logging interval.*")
             warnings.filterwarnings("ignore", message=r".*GPU available but not used.*")
@@ -86,7 +99,6 @@ def quiet_and_threaded(threads: int) -> Iterator[None]:
             warnings.filterwarnings("ignore", message=r".*when logging on epoch level in distr.*")
             yield
     finally:
-        torch.set_num_threads(old_threads)
         for lg, level in zip(loggers, levels, strict=True):
             lg.setLevel(level)
 
@@ -110,13 +122,23 @@ class EpochBar(TQDMProgressBar):
 
 
 class History(Callback):
-    """Epoch-level metrics (train_loss, val_loss, val_mae, val_rmse) kept in memory for meta.json."""
+    """Epoch-level metrics (train_loss, val_loss, val_mae, val_rmse) and the learning rate each
+    epoch trained with (``lr``: what a serving retrain replays), kept in memory for meta.json."""
 
     def __init__(self) -> None:
         self.epochs: list[dict[str, float]] = []
+        self._lr: float | None = None
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._lr = (
+            float(trainer.optimizers[0].param_groups[0]["lr"]) if trainer.optimizers else None
+        )
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self.epochs.append(epoch_row(trainer.current_epoch + 1, trainer.callback_metrics))
+        row = epoch_row(trainer.current_epoch + 1, trainer.callback_metrics)
+        if self._lr is not None:
+            row["lr"] = self._lr
+        self.epochs.append(row)
 
 
 def epoch_row(epoch: int, metrics: dict[str, Any]) -> dict[str, float]:

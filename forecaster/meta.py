@@ -8,6 +8,7 @@ string ``"None"``, the model's validation MAE stored twice) still load.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
+from enum import Enum
 from typing import Any
 
 from forecaster.data.splits import Cuts
@@ -81,6 +82,50 @@ class AnchorMeta:
     is_anchor: bool = False
 
 
+class ServeMethod(str, Enum):
+    """How the served weights (``model.pt``) were made from the procedure's (``procedure.pt``)."""
+
+    RETRAIN = "retrain"
+    """Trained afresh on every row, with the procedure's epochs and learning rates."""
+    FINETUNE = "finetune"
+    """The procedure's weights trained further on the rows after its training split."""
+    ANCHOR = "anchor"
+    """No training: the model is its anchor, whose forecast needs no weights."""
+    PROCEDURE = "procedure"
+    """The procedure's weights as they are (nothing chose an epoch to repeat, or not asked)."""
+
+
+@dataclass(frozen=True)
+class ServedMeta:
+    """Which rows the served weights saw: ``start``/``end`` (text) and ``rows`` (for a group the
+    first and last of any member and the rows of all), how (``method``), for how long (``epochs``
+    of ``windows`` training windows, ``steps`` optimiser steps, ``seconds``) and why (``reason``)."""
+
+    method: ServeMethod
+    start: str | None
+    end: str | None
+    rows: int
+    epochs: float = 0.0
+    steps: int = 0
+    windows: int = 0
+    seconds: float = 0.0
+    reason: str = ""
+
+    @property
+    def same_as_procedure(self) -> bool:
+        """Whether the served weights are the procedure's (no serving training ran)."""
+        return self.method in (ServeMethod.ANCHOR, ServeMethod.PROCEDURE)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self) | {"method": self.method.value}
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> ServedMeta:
+        known = _fields(cls)
+        values = {k: v for k, v in raw.items() if k in known}
+        return cls(**values | {"method": ServeMethod(raw["method"])})
+
+
 _NESTED = {"series": SeriesIdentity, "data": DataSpan, "anchor": AnchorMeta}
 
 
@@ -92,7 +137,8 @@ class ModelMeta:
     a group, the union over members); ``cuts``: the instants that end the train and val splits
     (None in files from before the schema for a one-series model: its config's fractions cut it).
     ``group``: for a group model its name, cuts and members (each: identity, data, splits, windows).
-    ``served``: which rows the saved weights were trained on, where that differs from ``splits``."""
+    ``served``: which rows the served weights (``model.pt``) were trained on (None in files from
+    before serving: their weights are the procedure's, trained on the ``train`` split)."""
 
     series: SeriesIdentity
     data: DataSpan
@@ -113,7 +159,7 @@ class ModelMeta:
     anchor: AnchorMeta = field(default_factory=AnchorMeta)
     group: dict[str, Any] | None = None
     distributed: dict[str, Any] | None = None
-    served: dict[str, Any] | None = None
+    served: ServedMeta | None = None
     schema_version: int = SCHEMA_VERSION
     extra: dict[str, Any] = field(default_factory=dict)
     """Keys this version of the program does not know (kept, and written back)."""
@@ -135,6 +181,8 @@ class ModelMeta:
                 value = {k: _span_dict(v) for k, v in value.items()}
             elif f.name in _NESTED:
                 value = asdict(value)
+            elif f.name == "served":
+                value = value.to_dict() if value is not None else None
             out[f.name] = value
         return out | self.extra
 
@@ -161,6 +209,8 @@ class ModelMeta:
         values["anchor"] = AnchorMeta(**anchor)
         cuts = raw.get("cuts") or (raw.get("group") or {}).get("cuts")
         values["cuts"] = Cuts.from_dict(cuts) if cuts else None
+        served = raw.get("served")
+        values["served"] = ServedMeta.from_dict(served) if served else None
         metrics = dict(raw["metrics"])
         for m in ("mae", "rmse"):  # version 1 stored the model's validation scores twice
             metrics.pop(f"val_gru_{m}", None)

@@ -31,6 +31,7 @@ from forecaster.data.features import FeatureSpec
 from forecaster.data.group import SeriesGroup
 from forecaster.data.series import Series
 from forecaster.data.windows import WindowDataModule
+from forecaster.epochs import batches_per_epoch, epoch_share
 from forecaster.errors import DataError
 from forecaster.fit_meta import fit_meta
 from forecaster.fitted import FittedModel, build_module, legacy_state
@@ -42,6 +43,7 @@ from forecaster.loop import (
     SameData,
     cpu_threads,
     epoch_row,
+    global_rank,
     join_launched,
     make_logger,
     make_trainer,
@@ -49,9 +51,10 @@ from forecaster.loop import (
     resolve_precision,
     run_interruptible,
 )
-from forecaster.meta import AnchorMeta
+from forecaster.meta import AnchorMeta, ServeMethod
 from forecaster.models.gru import GRURegressor
 from forecaster.selection import Anchor, choose_anchor, select_correction
+from forecaster.served import Procedure, serve
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +68,7 @@ def fit_model(
     progress_bar: bool | None = None,
     callbacks: Sequence[Callback] = (),
     trainer_kwargs: dict[str, Any] | None = None,
+    serve_by: ServeMethod | None = None,
 ) -> FittedModel:
     """Train a GRU on ``data`` as ``cfg`` says; return the best model by validation MAE, in eval mode.
 
@@ -77,6 +81,10 @@ def fit_model(
     a run that never beats its anchor ends after ``train.patience`` epochs and returns the anchor.
     The validation windows are then forecast once (:func:`evaluate_split`); the share of the learned
     correction to keep, the validation table and the metrics in ``meta`` all read that forecast.
+    All of that describes the *procedure*: the weights trained before the validation and test
+    rows (:meth:`FittedModel.procedure`). The returned model's ``module`` then holds the *served*
+    weights, trained through the last row with the procedure's choices (:mod:`forecaster.served`;
+    ``serve_by`` picks how, None the default; ``meta.served`` records which rows they saw).
 
     ``out_dir``: where the CSV/TensorBoard logs go (``out_dir/logs``); ``None`` keeps them in a
     temporary folder that is removed (the epoch history is still in ``meta.history``).
@@ -106,7 +114,9 @@ def fit_model(
         meta=meta,
         series=None if grouped else members[0],
     )
-    _select_and_score(fitted, members, cfg, run, anchor, warm)
+    with quiet_and_threaded(cpu_threads()):  # forecasting too: more threads only contend
+        _select_and_score(fitted, members, cfg, run, anchor, warm)
+        meta.served = _serve(fitted, dm, cfg, run, warm, serve_by)
     meta.fit_seconds = round(time.perf_counter() - started, 1)
     return fitted
 
@@ -211,16 +221,18 @@ def _distributed(trainer: pl.Trainer, t) -> dict[str, Any] | None:
     }
 
 
-def _epoch_batches(dm: WindowDataModule, cfg: Config) -> float | int | None:
-    """Batches per training epoch: the config's limit; by default as many as the largest member
-    has on its own (for one series: all of them). An epoch of a group is then a fresh random share
-    of the pooled windows, so a group trains no more epochs' worth of steps than one member would,
-    and early stopping and the LR schedule react as often as for one series."""
+def _epoch_batches(dm: WindowDataModule, cfg: Config) -> int | float:
+    """Batches per training epoch (:mod:`forecaster.epochs`): the config's limit; by default the
+    largest member's windows (for one series: all of them), or a random share of them for a
+    series with many. An epoch of a group is then a fresh random share of the pooled windows, so
+    a group trains no more epochs' worth of steps than one member would, and early stopping and
+    the LR schedule react as often as for one series."""
     t = cfg.train
-    if t.limit_train_batches is not None:
+    if isinstance(t.limit_train_batches, float):  # a share: of each process's batches
         return t.limit_train_batches
-    largest = max(dm.counts["train"])
-    return max(1, -(-largest // t.batch_size))
+    train = dm.counts["train"]
+    total = -(-sum(train) // t.batch_size)
+    return batches_per_epoch(max(train), total, t, epoch_share(max(train), t.stride))
 
 
 def _select_and_score(
@@ -251,6 +263,20 @@ def _select_and_score(
     meta.metrics = _metrics(fitted.validation, test, run)
     held_out = [e for e in (fitted.validation, test) if e is not None]
     fitted.calibration = _calibration(fitted, members, held_out)
+
+
+def _serve(fitted: FittedModel, dm, cfg: Config, run: TrainRun, warm: bool, serve_by):
+    """Train the served weights through the last row with the procedure's choices (see
+    :func:`forecaster.served.serve`); the record for ``meta.served``."""
+    proc = Procedure.from_history(
+        run.epochs,
+        run.best_epoch,
+        warm=warm,
+        precision=run.precision,
+        rank=global_rank(),
+        is_anchor=fitted.meta.anchor.is_anchor,
+    )
+    return serve(fitted, dm, cfg, proc, serve_by)
 
 
 def _test_evaluation(fitted: FittedModel, members, cfg: Config) -> Evaluation | None:
@@ -334,8 +360,10 @@ def _resolved_config(
 
 
 def _warm_start(module: GRURegressor, init: FittedModel, spec: FeatureSpec) -> bool:
-    """Copy ``init``'s learned weights when the features, the anchor and every shape match."""
-    mine, theirs = module.state_dict(), legacy_state(init.module.state_dict(), module)
+    """Copy ``init``'s learned weights when the features, the anchor and every shape match: the
+    procedure's (its served weights saw rows that this fit validates and tests on)."""
+    theirs = legacy_state(init.procedure().module.state_dict(), module)
+    mine = module.state_dict()
     same = spec.names == init.spec.names and mine.keys() == theirs.keys()
     same = same and all(mine[k].shape == theirs[k].shape for k in mine)
     same = same and torch.equal(mine["anchor_map"], theirs["anchor_map"])

@@ -78,7 +78,7 @@ def _nightly(folder: Path) -> NightlyConfig:
 
 def _make_poor(store: ModelStore, key: str) -> None:
     """Promote a noisy copy of the champion, so tonight's challenger surely beats it."""
-    model = FittedModel.load(store.resolve(key).path)
+    model = FittedModel.load(store.resolve(key).path, weights="procedure")  # what is scored
     gen = torch.Generator().manual_seed(7)
     with torch.no_grad():
         model.module.blend.fill_(1.0)

@@ -115,6 +115,7 @@ def test_save_load_gives_identical_predictions(fitted, stock, tmp_path):
         "meta.json",
         "model.pt",
         "normalization.json",
+        "procedure.pt",
     ]
     norm = json.loads((tmp_path / "m" / "normalization.json").read_text())
     assert norm["feature_names"][0] == "close" and len(norm["mean"]) == 3
@@ -210,3 +211,29 @@ def test_max_steps_ending_mid_epoch_keeps_the_last_weights(stock):
     assert fitted.meta.best_epoch is None
     out = fitted.predict(stock)
     assert out.shape == (fitted.horizon, 1) and np.isfinite(out["forecast"]).all()
+
+
+def test_the_fit_forecasts_its_windows_on_the_fits_threads(stock, monkeypatch):
+    """The forecast of the validation and test windows runs on the fit's CPU threads, as training
+    does (torch's default of every core made it 5-20x slower on a shared 2-core box)."""
+    import torch
+
+    from forecaster import training
+    from forecaster.loop import cpu_threads
+
+    seen: list[int] = []
+    real = training.evaluate_split
+
+    def counting(*args, **kwargs):
+        seen.append(torch.get_num_threads())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(training, "evaluate_split", counting)
+    before = torch.get_num_threads()
+    torch.set_num_threads(cpu_threads() + 1)  # as a process starts: more than the fit uses
+    try:
+        want = cpu_threads()
+        fit_model(stock, tiny())
+    finally:
+        torch.set_num_threads(before)
+    assert seen and set(seen) == {want}

@@ -8,6 +8,7 @@ seconds.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -133,7 +134,7 @@ def _sabotage(monkeypatch, how):
             fitted.module.blend.fill_(1.0)  # the whole (sabotaged) correction, not the anchor
             for p in fitted.module.parameters():
                 how(p)
-        return fitted
+        return replace(fitted, procedure_state=None)  # the holdout scores these weights too
 
     monkeypatch.setattr(fitting, "fit_model", fit_model)  # what api.fit trains with
 
@@ -397,3 +398,4 @@ def test_two_runs_in_the_same_second_keep_both_summaries(csv_file, monkeypatch):
         for s in (first, second)
     ]
     assert outcomes == ["promoted", "skipped"]
+

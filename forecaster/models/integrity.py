@@ -31,9 +31,7 @@ def check_state(
     lists (normalization.json: ``mean``, ``std``, units of each covariate); ``calibration``: the
     (n, H) scaled residuals of calibration.json, or None; ``horizon``: the model's H in steps.
     """
-    bad = [name for name, t in weights.items() if t.is_floating_point() and not _finite(t)]
-    if bad:
-        raise corrupt(folder, "model.pt", f"weights {bad[0]} hold NaN or infinite values")
+    check_weights(folder, "model.pt", weights)
     for name, values in normalization.items():
         if not np.isfinite(np.asarray(values, dtype=np.float64)).all():
             raise corrupt(folder, "normalization.json", f"its {name} holds NaN or infinite values")
@@ -48,6 +46,13 @@ def check_state(
         )
     if not np.isfinite(calibration).all():
         raise corrupt(folder, "calibration.json", "its residuals hold NaN or infinite values")
+
+
+def check_weights(folder: Path, name: str, weights: Mapping[str, torch.Tensor]) -> None:
+    """Raise a one-line ModelError when a weights file ``name`` (a state_dict) holds NaN or inf."""
+    bad = [key for key, t in weights.items() if t.is_floating_point() and not _finite(t)]
+    if bad:
+        raise corrupt(folder, name, f"weights {bad[0]} hold NaN or infinite values")
 
 
 def _finite(tensor: torch.Tensor) -> bool:

@@ -299,9 +299,11 @@ def _score_and_decide(
     """The decision and the holdout it read (none when the challenger diverged in training)."""
     if not _finite_in_validation(trained.fit):
         return DIVERGED, None
-    models = {CHALLENGER: trained.fit.model}
+    # Both are scored with the procedure's weights (trained before their own validation rows);
+    # the served weights saw the holdout. What is promoted is the challenger's served version.
+    models = {CHALLENGER: trained.fit.model.procedure()}
     if trained.champion is not None:
-        models[CHAMPION] = trained.champion
+        models[CHAMPION] = trained.champion.procedure()
     nightly = run.nightly
     holdout = score(
         models, series, run.cfg.backtest, nightly.holdout_fraction, nightly.max_holdout_origins
