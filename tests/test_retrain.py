@@ -399,3 +399,27 @@ def test_two_runs_in_the_same_second_keep_both_summaries(csv_file, monkeypatch):
     ]
     assert outcomes == ["promoted", "skipped"]
 
+
+def test_a_holdout_that_reaches_the_selection_rows_is_a_config_error(csv_file):
+    """The holdout must lie inside the rows the challenger's fit kept unseen (its test split)."""
+    from forecaster.errors import ConfigError
+    from forecaster.nightly.config import job_config
+
+    cfg = nightly(csv_file(CUT), holdout_fraction=0.2)  # the fit keeps only the newest 15%
+    with pytest.raises(ConfigError) as exc:
+        job_config(cfg.jobs[0], cfg)
+    assert "holdout_fraction 0.2" in str(exc.value) and "\n" not in str(exc.value)
+    job_config(cfg.jobs[0], nightly(csv_file(CUT), holdout_fraction=0.15))  # the same rows: fine
+    (outcome,) = retrain(cfg).outcomes
+    assert outcome.status == "failed" and "holdout_fraction" in outcome.reason
+
+
+def test_a_dated_split_whose_validation_reaches_the_holdout_is_refused(csv_file, aapl):
+    from forecaster.errors import ConfigError
+    from forecaster.nightly.holdout import check_unseen
+
+    series = aapl
+    last_val = str(series.index[-10])  # a val_end a few rows before the end
+    with pytest.raises(ConfigError, match="inside the rows the challenger was selected on"):
+        check_unseen(series, 0.1, last_val)
+    check_unseen(series, 0.1, str(series.index[int(len(series) * 0.8)]))

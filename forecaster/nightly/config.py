@@ -119,6 +119,14 @@ def job_config(job: JobConfig, nightly: NightlyConfig) -> Config:
             "nightly job trains on one device — spread the night over workers with --executor "
             "process or ray instead"
         )
+    if t.train_end is None and nightly.holdout_fraction > t.test_fraction:
+        # the holdout would score the challenger on rows that chose its epoch and blend
+        raise ConfigError(
+            f"job '{job.name}': holdout_fraction {nightly.holdout_fraction:g} reaches into the rows "
+            f"the challenger is selected on (train.test_fraction {t.test_fraction:g} keeps only the "
+            f"newest {t.test_fraction:.0%} unseen) — set holdout_fraction to at most "
+            f"{t.test_fraction:g}, or raise train.test_fraction"
+        )
     return cfg
 
 

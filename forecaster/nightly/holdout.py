@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 
 from forecaster.backtest.baselines import BASELINES
 from forecaster.backtest.engine import BacktestResult, run_backtest
@@ -21,7 +22,8 @@ from forecaster.backtest.pooling import Scores, pool_members
 from forecaster.config import BacktestConfig
 from forecaster.data.group import SeriesGroup
 from forecaster.data.series import Series
-from forecaster.errors import DataError
+from forecaster.data.splits import first_test_row
+from forecaster.errors import ConfigError, DataError
 from forecaster.fitted import FittedModel
 from forecaster.nightly.decide import MemberScores
 
@@ -160,3 +162,21 @@ def method_scores(result: BacktestResult, method: str) -> Scores:
         return Scores.infinite(coverage)
     row = result.metrics.loc[method]
     return Scores(float(row["mae"]), float(row["rmse"]), float(row["smape"]), coverage)
+
+
+def check_unseen(series: Series | SeriesGroup, fraction: float, selected_end: str | None) -> None:
+    """Raise a one-line ConfigError when the holdout (the newest ``fraction`` of each member)
+    starts at or before ``selected_end``, the last stamp of the challenger's validation split: the
+    rows that chose its epoch and blend must never score it. (Fraction splits are checked when
+    the config is read; this catches dated splits, ``train.train_end``/``val_end``.)"""
+    if selected_end is None:
+        return
+    end = pd.Timestamp(selected_end)
+    for member in series if isinstance(series, SeriesGroup) else [series]:
+        first = member.index[first_test_row(member.index, fraction)]
+        if first <= end:  # both from the member's own index: aware or naive alike
+            raise ConfigError(
+                f"{member.symbol}: the nightly holdout starts at {first}, inside the rows the "
+                f"challenger was selected on (validation up to {end}) — lower holdout_fraction "
+                "or move train.val_end earlier"
+            )

@@ -45,7 +45,7 @@ from forecaster.io import held_lock
 from forecaster.models import NAME
 from forecaster.nightly.config import JobConfig, NightlyConfig, attempt_digest, job_config
 from forecaster.nightly.decide import DIVERGED, Decision, decide
-from forecaster.nightly.holdout import CHALLENGER, CHAMPION, Holdout, score
+from forecaster.nightly.holdout import CHALLENGER, CHAMPION, Holdout, check_unseen, score
 from forecaster.nightly.overview import forecast_record
 from forecaster.nightly.status import Status
 from forecaster.nightly.summary import JobOutcome, outcome_coverage, outcome_scores
@@ -305,6 +305,7 @@ def _score_and_decide(
     if trained.champion is not None:
         models[CHAMPION] = trained.champion.procedure()
     nightly = run.nightly
+    check_unseen(series, nightly.holdout_fraction, trained.fit.model.meta.splits["val"].end)
     holdout = score(
         models, series, run.cfg.backtest, nightly.holdout_fraction, nightly.max_holdout_origins
     )
