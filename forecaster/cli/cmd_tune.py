@@ -127,8 +127,9 @@ def describe_tune(result) -> str:
         f"{'the end' if last.end is None else last.end}",
         *(f"  {note}" for note in result.notes),
         f"  trials: {len(result.trials)} ({counts['complete']} complete, {counts['pruned']} pruned, "
-        f"{counts['failed']} failed), {result.ran} in this run, {format_seconds(result.seconds)}",
+        f"{counts['failed']} failed), {result.ran} in this run, in {format_seconds(result.seconds)}",
         _scores_line("default", result.default),
+        f"    scored once per study, in {format_seconds(result.default_seconds)}",
     ]
     best = result.best
     if best is not None:

@@ -42,8 +42,9 @@ def format_seconds(seconds: float) -> str:
 
 @dataclass(frozen=True)
 class Budget:
-    """At most ``seconds`` of wall time and/or ``trials`` new trials in this run (None: no limit
-    of that kind; at least one is set). A trial that started before the time ran out finishes."""
+    """At most ``seconds`` of searching and/or ``trials`` new trials in this run (None: no limit
+    of that kind; at least one is set). The time counts from the first trial (the default's
+    scoring, once per study, comes before); a trial that started before it ran out finishes."""
 
     seconds: float | None = DEFAULT_SECONDS
     trials: int | None = None

@@ -32,7 +32,8 @@ class BlockScore:
     ``relative``: the shipped forecast's MAE / naive's, averaged over members; ``anchor``: the same
     for the fit's anchor (the forecast the model started from); ``mae``: the shipped forecast's MAE
     averaged over members (target units for one series); ``windows``: windows scored; ``blend``:
-    the share of the learned correction the fit kept (0: the fit ships its anchor); ``losses``:
+    the share of the learned correction the fit kept (0: the fit ships its anchor); ``seconds``:
+    the fit's wall time (not compared: two equal scores may take different times); ``losses``:
     each window's MAE divided by its member's naive MAE on the block, in member order (6
     significant digits, as the study keeps them).
     """
@@ -43,7 +44,7 @@ class BlockScore:
     mae: float
     windows: int
     blend: float
-    seconds: float
+    seconds: float = field(compare=False)
     losses: tuple[float, ...] = field(repr=False)
 
     def to_attrs(self) -> dict[str, Any]:

@@ -45,7 +45,9 @@ class TuneResult:
 
     ``rows``/``total``: union rows searched / in the data (the rest, from ``test_start``, is the
     fit's test span, never read); ``default``: the default settings' block scores; ``trials``: every
-    trial of the study (earlier runs' too), ``ran`` of them in this run; ``decision``: keep the
+    trial of the study (earlier runs' too), ``ran`` of them in this run, in ``seconds`` (the search,
+    after the default's scoring: ``default_seconds`` when this run scored it, once per study);
+    ``decision``: keep the
     best trial's settings or not, and why; ``tuned``: the tuned config (None when the default
     stays), written to ``config_path``; ``report_path``: the HTML report; ``interrupted``: Ctrl+C
     ended the search (nothing was decided or written then).
@@ -97,7 +99,6 @@ def tune(
     ``fit_tuned``: fit and save a model with the tuned config when it is kept, promoted as
     ``promote`` says (``never`` by default: the champion stays).
     """
-    started = time.perf_counter()
     space = space if space is not None else load_space(None, cfg)
     full = data if data is not None else load_members(cfg)
     rows, test_start = searchable(full, cfg.train)  # the test span goes first: nothing reads it
@@ -119,16 +120,21 @@ def tune(
         notes,
         *_default_scores(setup, budget),
     )
-    left = None if budget.seconds is None else budget.seconds - (time.perf_counter() - started)
-    _check_room(left, budget, result)
+    _check_room(budget, result)
     seed = cfg.train.seed
+    searching = time.perf_counter()
     before = len(open_study(setup, seed).get_trials(deepcopy=False))
     result.interrupted = run_trials(
-        setup, seconds=left, trials=budget.trials, workers=workers, executor=executor, seed=seed
+        setup,
+        seconds=budget.seconds,
+        trials=budget.trials,
+        workers=workers,
+        executor=executor,
+        seed=seed,
     )
     result.trials = records(open_study(setup, seed), space)
     result.ran = len(result.trials) - before
-    result.seconds = time.perf_counter() - started
+    result.seconds = time.perf_counter() - searching
     if result.interrupted:
         return result
     _conclude(result, setup)
@@ -195,13 +201,13 @@ def _default_scores(setup: Setup, budget: Budget) -> tuple[list[BlockScore], flo
     return [BlockScore.from_attrs(b) for b in saved["blocks"]], float(saved["seconds"])
 
 
-def _check_room(left: float | None, budget: Budget, result: TuneResult) -> None:
-    """A one-line ConfigError when the time left cannot hold one trial (about as long as the
-    default settings took on the blocks; their scores are kept for the next run)."""
-    if left is None or left >= result.default_seconds:
+def _check_room(budget: Budget, result: TuneResult) -> None:
+    """A one-line ConfigError when the time budget cannot hold one trial: a trial fits every block,
+    about as long as the default settings took (their scores are kept for the next run)."""
+    if budget.seconds is None or budget.seconds >= result.default_seconds:
         return
     took = format_seconds(result.default_seconds)
-    need = format_seconds(60 * max(1, -(-result.default_seconds * 1.5 // 60)))
+    need = format_seconds(60 * max(1, -(-result.default_seconds * 1.2 // 60)))
     raise ConfigError(
         f"--time {format_seconds(budget.seconds)} is too small for one trial: a trial fits "
         f"{len(result.blocks)} blocks and the default settings took {took} — give --time {need} "
