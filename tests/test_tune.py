@@ -218,6 +218,20 @@ def test_workers_add_trials_to_one_study_side_by_side(aapl):
     assert len(study.trials) == len(result.trials)
 
 
+def test_a_group_is_tuned_as_one_model_with_one_cut(aapl):
+    """``--ticker AAPL,MSFT``: the members are cut at one instant, and every block scores both."""
+    cfg = api.make_config(ticker="AAPL,MSFT", overrides=TINY)
+    result = tune(cfg, Budget(None, 1), space=_space(cfg))
+    assert result.key == "group-AAPL_MSFT-1d" and len(result.trials) == 1
+    members = api.load_members(cfg)
+    rows, start = searchable(members, cfg.train)
+    assert all(
+        m.index.max() < start <= full.index.max() for m, full in zip(rows, members, strict=True)
+    )
+    single = tune(tiny_cfg(), Budget(None, 1), space=_space(tiny_cfg()))
+    assert all(g.windows > s.windows for g, s in zip(result.default, single.default, strict=True))
+
+
 def _setup_of(result, cfg, data):
     from forecaster.tuning.study import Setup
 

@@ -118,13 +118,13 @@ def describe_tune(result) -> str:
     cut = (
         "no test span"
         if result.test_start is None
-        else f"test span from {result.test_start} left out"
+        else f"test span from {_when(result.test_start)} left out"
     )
     lines = [
         f"Study {result.study} ({result.db})",
         f"  searched {result.rows:,} of {result.total:,} rows ({cut}); {len(result.blocks)} "
-        f"validation blocks of {first.rows:,} rows from {first.start} to "
-        f"{'the end' if last.end is None else last.end}",
+        f"validation blocks of {first.rows:,} rows from {_when(first.start)} to "
+        f"{'the end' if last.end is None else _when(last.end)}",
         *(f"  {note}" for note in result.notes),
         f"  trials: {len(result.trials)} ({counts['complete']} complete, {counts['pruned']} pruned, "
         f"{counts['failed']} failed), {result.ran} in this run, in {format_seconds(result.seconds)}",
@@ -156,6 +156,13 @@ def describe_tune(result) -> str:
     if result.config_path is not None:
         lines.append(f"Tuned config: {result.config_path}")
     return "\n".join(lines)
+
+
+def _when(stamp) -> str:
+    """A date, or a date and time when the instant is not a midnight (hourly series)."""
+    if stamp.hour == stamp.minute == stamp.second == 0:
+        return f"{stamp:%Y-%m-%d}"
+    return f"{stamp:%Y-%m-%d %H:%M %Z}".rstrip()
 
 
 def _scores_line(name: str, blocks) -> str:

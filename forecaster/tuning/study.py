@@ -26,6 +26,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from forecaster.config import Config
 from forecaster.errors import ForecasterError, StorageError
 from forecaster.settings import paths
@@ -70,10 +72,6 @@ class Setup:
     data: Data
     blocks: tuple[Block, ...]
     lookback: int
-
-    @property
-    def horizon(self) -> int:
-        return self.cfg.model.horizon
 
 
 def study_name(key: str, cfg: Config, space: SearchSpace, data: Data) -> str:
@@ -146,7 +144,7 @@ class Objective:
         s = self.setup
         try:
             cfg = with_values(s.cfg, suggest(trial, s.space))
-        except Exception as exc:  # pydantic: settings the config refuses together
+        except ValidationError as exc:  # settings the config refuses together
             trial.set_user_attr("error", " ".join(str(exc).split())[:300])
             raise ForecasterError(f"trial {trial.number}: invalid settings") from None
 
