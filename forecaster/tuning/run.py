@@ -104,7 +104,7 @@ def tune(
     rows, test_start = searchable(full, cfg.train)  # the test span goes first: nothing reads it
     blocks = make_blocks(rows, cfg.train, space.blocks)
     space, notes = fit_lookback(space, cfg, blocks)
-    lookback = max([cfg.model.lookback] + [int(p.high) for p in space.params if _is_lookback(p)])
+    lookback = max(cfg.model.lookback, *_lookbacks(space))
     key = store_key(cfg.data)
     db = tuning_dir() / f"{key}.db"
     setup = Setup(key, study_name(key, cfg, space, rows), db, cfg, space, rows, blocks, lookback)
@@ -143,8 +143,12 @@ def tune(
     return result
 
 
-def _is_lookback(p: Param) -> bool:
-    return p.key == "model.lookback" and p.choices is None
+def _lookbacks(space: SearchSpace) -> list[int]:
+    """The longest lookback the space can sample (none when it does not search the lookback)."""
+    p = space.get("model.lookback")
+    if p is None:
+        return []
+    return [int(max(p.choices))] if p.choices is not None else [int(p.high)]
 
 
 def fit_lookback(
