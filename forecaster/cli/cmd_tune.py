@@ -133,7 +133,9 @@ def describe_tune(result) -> str:
     ]
     best = result.best
     if best is not None:
-        settings = ", ".join(f"{k}={v}" for k, v in best.settings.items())
+        settings = ", ".join(
+            f"{k}={f'{v:.4g}' if isinstance(v, float) else v}" for k, v in best.settings.items()
+        )
         lines += [_scores_line(f"trial {best.number}", best.blocks), f"    {settings}"]
     if result.interrupted:
         lines.append(

@@ -104,7 +104,7 @@ def tune(
     rows, test_start = searchable(full, cfg.train)  # the test span goes first: nothing reads it
     blocks = make_blocks(rows, cfg.train, space.blocks)
     space, notes = fit_lookback(space, cfg, blocks)
-    lookback = max(cfg.model.lookback, *_lookbacks(space))
+    lookback = max([cfg.model.lookback, *_lookbacks(space)])
     key = store_key(cfg.data)
     db = tuning_dir() / f"{key}.db"
     setup = Setup(key, study_name(key, cfg, space, rows), db, cfg, space, rows, blocks, lookback)

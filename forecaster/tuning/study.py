@@ -174,13 +174,18 @@ class Objective:
 def _say(study, trial) -> None:
     """One line per finished trial (Optuna's own log is muted)."""
     attrs = trial.user_attrs
-    settings = ", ".join(f"{k.split('.')[-1]}={v}" for k, v in trial.params.items())
+    settings = ", ".join(f"{k.split('.')[-1]}={_short(v)}" for k, v in trial.params.items())
     if trial.state.name == "COMPLETE":
         log.info("trial %d: relative MAE %.4f (%s)", trial.number, trial.value, settings)
     elif trial.state.name == "PRUNED":
         log.info("trial %d pruned: %s (%s)", trial.number, attrs.get("pruned", "pruned"), settings)
     else:
         log.info("trial %d failed: %s", trial.number, attrs.get("error", trial.state.name.lower()))
+
+
+def _short(value: Any) -> Any:
+    """Floats to 4 significant digits (a sampled learning rate is not read to 16)."""
+    return f"{value:.4g}" if isinstance(value, float) else value
 
 
 @dataclass(frozen=True)
