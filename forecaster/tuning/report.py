@@ -54,7 +54,7 @@ def trials_table(trials: list[TrialRecord], top: int = 40) -> pd.DataFrame:
                 "relative MAE": t.value,
                 "blocks": len(t.blocks),
                 "seconds": None if t.seconds is None else round(t.seconds),
-                **{k.split(".")[-1]: str(v) for k, v in t.settings.items()},
+                **{k.split(".")[-1]: _value(v) for k, v in t.settings.items()},
                 "note": t.note,
             }
             for t in order
@@ -128,16 +128,25 @@ def report_html(result, study) -> str:
             "naive); anchor: the forecast the fit started from; blend: the share of the learned "
             "correction the fit kept.</p>",
             "<h2>Trials</h2>",
-            _table(trials_table(result.trials)),
+            _table(trials_table(result.trials), index=False),
             *divs,
             "</body></html>",
         ]
     )
 
 
-def _table(frame: pd.DataFrame) -> str:
+def _value(value) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def _table(frame: pd.DataFrame, index: bool = True) -> str:
     return frame.to_html(
-        classes="metrics", border=0, escape=True, float_format=lambda x: f"{x:.4g}", na_rep=""
+        index=index,
+        classes="metrics",
+        border=0,
+        escape=True,
+        float_format=lambda x: f"{x:.4g}",
+        na_rep="",
     )
 
 
