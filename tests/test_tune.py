@@ -21,7 +21,7 @@ from forecaster.resources import configs_dir
 from forecaster.tuning import Budget, decide, parse_space, tune
 from forecaster.tuning import objective as objective_mod
 from forecaster.tuning.blocks import block_bounds, make_blocks, searchable
-from forecaster.tuning.objective import BlockScore
+from forecaster.tuning.objective import BlockScore, hopeless
 from forecaster.tuning.study import open_study, tuning_dir
 
 TINY = {
@@ -145,6 +145,15 @@ def test_the_tuned_settings_are_kept_only_when_significantly_better():
     assert not worse.keep and "no better" in worse.reason
     none = decide(default, None, 0.99, 5, pruned=4)
     assert not none.keep and "4 pruned" in none.reason
+
+
+def test_a_trial_that_learned_nothing_goes_on_only_when_its_anchor_beats_the_default():
+    def score(relative: float, anchor: float) -> BlockScore:
+        return BlockScore(0, relative, anchor, 1.0, 10, 0.0, 0.0, ())
+
+    assert hopeless([score(1.0, 1.0)], [0.9, 0.9])  # ships its anchor, no better than the default
+    assert not hopeless([score(0.3, 0.3)], [0.9, 0.9])  # its anchor (seasonal naive) beats it
+    assert not hopeless([score(0.95, 1.0)], [0.9, 0.9])  # it learned something: the median decides
 
 
 # -- studies end to end -------------------------------------------------------------------------

@@ -49,7 +49,11 @@ def decide(
     are the default's."""
     base = mean_relative(default)
     if best is None:
-        why = f"{pruned} pruned: none beat its anchor on the early blocks" if pruned else "none ran"
+        why = (
+            f"{pruned} pruned: none beat its anchor or the median trial on the early blocks"
+            if pruned
+            else "none ran"
+        )
         return Decision(False, f"no trial finished ({why})", base)
     tuned = mean_relative(best)
     if same_as_default:

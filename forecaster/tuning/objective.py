@@ -82,6 +82,14 @@ def no_gain(scores: list[BlockScore]) -> bool:
     return sum(s.relative for s in scores) >= sum(s.anchor for s in scores)
 
 
+def hopeless(scores: list[BlockScore], default: list[float]) -> bool:
+    """True when a trial is not worth its remaining blocks: its fits have not beaten their anchors
+    (:func:`no_gain`) and it does no better than the default settings on the same blocks
+    (``default``: their relative MAE per block). A trial whose anchor alone beats the default
+    (a lookback long enough for a seasonal-naive anchor, say) goes on."""
+    return no_gain(scores) and mean_relative(scores) >= float(np.mean(default[: len(scores)]))
+
+
 def common_origins(series: Series, block: Block, lookback: int, horizon: int) -> np.ndarray:
     """The origins (int64 rows of ``series``) every trial is scored on in ``block``: each origin
     whose horizon lies inside the block and that has ``lookback`` rows of history."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
@@ -121,6 +121,7 @@ def tune(
         *_default_scores(setup, budget),
     )
     _check_room(budget, result)
+    setup = replace(setup, default=tuple(s.relative for s in result.default))
     seed = cfg.train.seed
     searching = time.perf_counter()
     before = len(open_study(setup, seed).get_trials(deepcopy=False))

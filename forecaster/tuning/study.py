@@ -32,7 +32,7 @@ from forecaster.config import Config
 from forecaster.errors import ForecasterError, StorageError
 from forecaster.settings import paths
 from forecaster.tuning.blocks import Block, Data, members_of
-from forecaster.tuning.objective import BlockScore, mean_relative, no_gain, score_blocks
+from forecaster.tuning.objective import BlockScore, hopeless, mean_relative, score_blocks
 from forecaster.tuning.space import SearchSpace, suggest, with_values
 
 log = logging.getLogger(__name__)
@@ -61,8 +61,9 @@ def tuning_dir() -> Path:
 @dataclass(frozen=True)
 class Setup:
     """Everything a trial reads (workers get it whole): the study, the config it starts from (the
-    default settings), the space, the searchable rows only, the blocks, and the longest lookback
-    (where every block's common windows start)."""
+    default settings), the space, the searchable rows only, the blocks, the longest lookback
+    (where every block's common windows start), and the default settings' relative MAE per block
+    (what a trial that learned nothing must beat to go on; empty until they are scored)."""
 
     key: str
     name: str
@@ -72,6 +73,7 @@ class Setup:
     data: Data
     blocks: tuple[Block, ...]
     lookback: int
+    default: tuple[float, ...] = ()
 
 
 def study_name(key: str, cfg: Config, space: SearchSpace, data: Data) -> str:
@@ -155,8 +157,11 @@ class Objective:
             if len(scores) == len(s.blocks):
                 return
             why = None
-            if no_gain(scores):
-                why = f"no gain over its anchor on {len(scores)} of {len(s.blocks)} blocks"
+            if hopeless(scores, list(s.default)):
+                why = (
+                    f"no gain over its anchor, and no better than the default, on {len(scores)} "
+                    f"of {len(s.blocks)} blocks"
+                )
             elif trial.should_prune():
                 why = f"worse than the median trial after {len(scores)} of {len(s.blocks)} blocks"
             if why:
