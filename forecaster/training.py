@@ -260,6 +260,7 @@ def _select_and_score(
         is_anchor=blend == 0.0 or (run.best_epoch == 0 and not warm),
     )
     test = _test_evaluation(fitted, members, cfg)
+    test = test.with_blend(blend) if test is not None else None  # the saved model's share
     meta.metrics = _metrics(fitted.validation, test, run)
     held_out = [e for e in (fitted.validation, test) if e is not None]
     fitted.calibration = _calibration(fitted, members, held_out)

@@ -140,3 +140,22 @@ def test_evaluate_split_scores_the_model_and_baselines_on_the_same_windows(aapl)
         member.forecasts["naive"], np.repeat(series.values[member.origins - 1][:, None], 5, 1)
     )
     assert api.fit_model is fit_model
+
+
+def test_the_test_scores_are_those_of_the_saved_blend(monkeypatch):
+    """meta's test_mae is the saved model's (its kept share of the correction), not the full
+    correction's: a fit that keeps half of it scores the half on the test windows."""
+    from lead import lead_config, lead_series
+
+    from forecaster import training
+    from forecaster.backtest import metrics
+
+    monkeypatch.setattr(training, "select_correction", lambda *a, **k: (0.5, {"forced": True}))
+    series = lead_series()
+    fitted = fit_model(series, lead_config())
+    assert fitted.meta.anchor.blend == 0.5 and float(fitted.procedure().module.blend) == 0.5
+    model = fitted.procedure()
+    origins = model.split_origins("test", series)
+    forecast = model.predict_origins(series, origins)
+    actual = np.stack([series.values[o : o + model.horizon] for o in origins])
+    assert fitted.metrics["test_mae"] == pytest.approx(metrics.mae(actual, forecast), rel=1e-6)
