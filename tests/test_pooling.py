@@ -78,3 +78,29 @@ def test_every_member_needs_the_reference():
     with pytest.raises(ValueError, match="naive"):
         pool_members({"A": {"drift": scores(1, 1, 1)}})
     assert pool_members({}) == {}
+
+
+def test_the_fit_table_and_the_nightly_holdout_pool_alike():
+    """One rule: evaluate.pooled (fit table, group backtest) and pool_members (nightly holdout)."""
+    from forecaster.backtest.evaluate import pooled
+    from forecaster.backtest.pooling import Scores, pool_members
+
+    errors = {
+        "A": {"naive": (2.0, 3.0), "gru": (1.0, 2.0), "drift": (2.5, 3.5)},
+        "B": {"naive": (200.0, 300.0), "gru": (180.0, 240.0), "drift": (150.0, 330.0)},
+        "C": {"naive": (0.0, 0.0), "gru": (0.5, 0.7), "drift": (0.25, 0.5)},  # cannot be scaled
+    }
+    table = pooled(
+        {
+            m: {k: {"mae": a, "rmse": b, "windows": 3} for k, (a, b) in e.items()}
+            for m, e in errors.items()
+        },
+        ["naive", "gru", "drift"],
+    )
+    holdout = pool_members(
+        {m: {k: Scores(a, b, 1.0) for k, (a, b) in e.items()} for m, e in errors.items()}
+    )
+    for method in ("naive", "gru", "drift"):
+        assert table[method]["mae"] == holdout[method].mae
+        assert table[method]["rmse"] == holdout[method].rmse
+    assert table["gru"]["mae"] == (0.5 + 0.9 + 0.5) / 3

@@ -21,6 +21,7 @@ import pandas as pd
 from forecaster.backtest import baselines as bl
 from forecaster.backtest import metrics as mt
 from forecaster.backtest.engine import baseline_forecasts, usable_baselines
+from forecaster.backtest.pooling import REFERENCE, relative_mean
 from forecaster.config import BacktestConfig
 from forecaster.data.series import Series
 from forecaster.errors import DataError
@@ -124,22 +125,19 @@ def _member_line(errors: Mapping[str, Mapping[str, float]], model: str) -> dict[
 def pooled(
     per_member: Mapping[str, Mapping[str, Mapping[str, float]]], methods: Sequence[str]
 ) -> dict[str, dict[str, float]]:
-    """A group's score per method: the mean over members of (the member's MAE or RMSE divided by
-    its naive forecast's), so naive scores 1.0 and members on different scales weigh alike; for a
+    """A group's score per method (:func:`~forecaster.backtest.pooling.relative_mean`, the one
+    pooling rule): the mean over members of (the member's MAE or RMSE divided by its naive
+    forecast's), so naive scores 1.0 and members on different scales weigh alike; for a
     group of one it ranks methods as the plain score does. ``windows``: the sum over members."""
     out: dict[str, dict[str, float]] = {}
     for name in methods:
         row: dict[str, float] = {}
         for metric in ("mae", "rmse"):
-            ratios = [_ratio(s[name][metric], s["naive"][metric]) for s in per_member.values()]
-            row[metric] = float(np.mean(ratios))
+            pairs = [(s[name][metric], s[REFERENCE][metric]) for s in per_member.values()]
+            row[metric] = relative_mean(pairs)
         row["windows"] = int(sum(s[name]["windows"] for s in per_member.values()))
         out[name] = row
     return out
-
-
-def _ratio(value: float, naive: float) -> float:
-    return value / naive if naive > 0 else float("inf")
 
 
 def evaluate_split(

@@ -12,14 +12,14 @@ For a group of one the ratio divides every method's error by the same positive n
 methods exactly as the plain metric does. Interval coverage (% of actuals inside the interval) is
 already unit-free: it is averaged as it is.
 
-The fit's validation table, the group backtest and the nightly holdout all pool with
-:func:`pool_members`.
+The fit's validation table and the group backtest (:func:`~forecaster.backtest.evaluate.pooled`)
+and the nightly holdout (:func:`pool_members`) all pool with :func:`relative_mean`.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, get_args
 
@@ -81,25 +81,21 @@ def pool_members(
     pooled = {}
     for method in first:
         members = [scores for scores in per_member.values() if method in scores]
-        relative = [_relative(s[method], s[reference]) for s in members]
         pooled[method] = Scores(
-            *(_mean([r[m] for r in relative]) for m in METRICS),
+            *(
+                relative_mean([(s[method].error(m), s[reference].error(m)) for s in members])
+                for m in METRICS
+            ),
             coverage=_mean_coverage([s[method].coverage for s in members]),
         )
     return pooled
 
 
-def _relative(scores: Scores, reference: Scores) -> dict[str, float]:
-    """Each error of ``scores`` divided by the same error of ``reference`` (when that is > 0)."""
-    out = {}
-    for metric in METRICS:
-        scale = reference.error(metric)
-        usable = math.isfinite(scale) and scale > 0
-        out[metric] = scores.error(metric) / scale if usable else scores.error(metric)
-    return out
-
-
-def _mean(values: list[float]) -> float:
+def relative_mean(pairs: Sequence[tuple[float, float]]) -> float:
+    """The rule itself: the mean over members of ``error / reference_error`` (a member whose
+    reference error is 0 or not finite cannot be scaled: its error counts as it is); ``inf``
+    when any member's error is not finite. ``pairs``: per member (error, reference error)."""
+    values = [e / r if math.isfinite(r) and r > 0 else e for e, r in pairs]
     return math.fsum(values) / len(values) if all(map(math.isfinite, values)) else math.inf
 
 
