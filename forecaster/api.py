@@ -69,3 +69,13 @@ def member_configs(cfg: Config) -> list[Config]:
         cfg.model_copy(update={"data": member_config(cfg.data, symbol)})
         for symbol in cfg.data.group.symbols
     ]
+
+
+def __getattr__(name: str):
+    """``api.tune`` and ``api.Budget`` (:mod:`forecaster.tuning`), imported on first use: Optuna
+    loads only for a search."""
+    if name in ("tune", "Budget", "TuneResult"):
+        from forecaster import tuning
+
+        return getattr(tuning, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
