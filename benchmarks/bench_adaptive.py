@@ -49,6 +49,7 @@ import pandas as pd
 from _common import emit, machine, note, quiet_lightning
 
 from forecaster import intervals_adaptive as adaptive
+from forecaster.models import NAME  # torch-free: safe before FORECASTER_HOME is set
 
 LEVELS = (80.0, 95.0)
 CASES: dict[str, dict[str, Any]] = {
@@ -182,14 +183,14 @@ def optimism(model, train, cfg) -> dict[str, Any]:
         scale = window_scale(
             train.values, m.origins, model.lookback, model.scale_mode, model.interval_lag
         )
-        for who, fc in (("gru", m.anchor + blend * (m.full - m.anchor)), ("anchor", m.anchor)):
+        for who, fc in ((NAME, m.anchor + blend * (m.full - m.anchor)), ("anchor", m.anchor)):
             s = np.abs(scores(m.actuals, fc, scale))
             stats[(who, split)] = (
                 float(np.abs(m.actuals - fc).mean()),
                 float(np.quantile(s, 0.95)),
             )
     ratio = [
-        (stats[("gru", "val")][i] / stats[("gru", "test")][i])
+        (stats[(NAME, "val")][i] / stats[(NAME, "test")][i])
         / (stats[("anchor", "val")][i] / stats[("anchor", "test")][i])
         for i in (0, 1)
     ]
@@ -197,7 +198,7 @@ def optimism(model, train, cfg) -> dict[str, Any]:
         "is_anchor": bool(model.meta.anchor.is_anchor),
         "blend": blend,
         "best_epoch": model.meta.best_epoch,
-        "val_test_mae": round(stats[("gru", "val")][0] / stats[("gru", "test")][0], 3),
+        "val_test_mae": round(stats[(NAME, "val")][0] / stats[(NAME, "test")][0], 3),
         "relative_mae": round(ratio[0], 3),
         "relative_q95": round(ratio[1], 3),
     }
@@ -221,11 +222,11 @@ def run(name: str, methods: list[str], quick: bool, cache: Path | None):
                 model,
                 cfg=bcfg,
                 test_fraction=cfg.train.test_fraction,
-                model_name="gru",
+                model_name=NAME,
                 levels=LEVELS,
                 calibration_start=cal_row,
             )
-            rows += scored(name, method, "gru", result)
+            rows += scored(name, method, NAME, result)
             if name == "greensboro-q4":  # seasonal naive calibrated on every origin from January
                 base = run_backtest(
                     series,

@@ -38,6 +38,8 @@ import yaml
 from _common import emit, load, machine, note, quiet_lightning
 from bench_quality import BUNDLED, case_config
 
+from forecaster.models import NAME  # torch-free: safe before FORECASTER_HOME is set
+
 HOURLY = "hourly_csv"
 CASES = (*BUNDLED, HOURLY)
 ROLLING_EVERY = {"greensboro": 7, "AAPL": 100}
@@ -81,7 +83,7 @@ def config_for(name: str, folder: Path, extra: dict[str, Any]):
 def best_of(metrics: pd.DataFrame) -> tuple[str, float]:
     from forecaster.backtest.baselines import best_baseline
 
-    baselines = metrics.drop(index="gru")
+    baselines = metrics.drop(index=NAME)
     best = best_baseline(baselines["mae"].astype(float).to_dict())
     return best, float(baselines.loc[best, "mae"])
 
@@ -98,7 +100,7 @@ def run_case(name: str, extra: dict[str, Any]) -> dict[str, Any]:
         seconds = time.perf_counter() - t0
         report = api.backtest(cfg, model="champion", write=False)
     metrics = report.result.metrics
-    gru = float(metrics.loc["gru", "mae"])
+    gru = float(metrics.loc[NAME, "mae"])
     best, best_mae = best_of(metrics)
     meta = fit.model.meta
     return {
@@ -141,13 +143,13 @@ def rolling(name: str, every: int, extra: dict[str, Any]) -> dict[str, Any]:
         return model
 
     def kwargs(refit):
-        return dict(cfg=bcfg, horizon=cfg.model.horizon, refit=refit, model_name="gru")
+        return dict(cfg=bcfg, horizon=cfg.model.horizon, refit=refit, model_name=NAME)
 
     through = run_backtest(series, None, **kwargs(served))
     seconds = time.perf_counter() - t0
     before = run_backtest(series, None, **kwargs(lambda train: procedures.pop(0)))
     best, best_mae = best_of(through.metrics)
-    a, b = (float(r.metrics.loc["gru", "mae"]) for r in (before, through))
+    a, b = (float(r.metrics.loc[NAME, "mae"]) for r in (before, through))
     return {
         "case": name,
         "rolling": True,
