@@ -423,3 +423,22 @@ def test_a_dated_split_whose_validation_reaches_the_holdout_is_refused(csv_file,
     with pytest.raises(ConfigError, match="inside the rows the challenger was selected on"):
         check_unseen(series, 0.1, last_val)
     check_unseen(series, 0.1, str(series.index[int(len(series) * 0.8)]))
+
+
+def test_a_kept_champion_s_intervals_observe_the_new_nights(csv_file):
+    """The nightly job folds the windows observed since the champion's calibration into its
+    adaptive interval state (saved in its calibration.json), whether or not it trains."""
+    cfg = nightly(csv_file(CUT))
+    (first,) = retrain(cfg).outcomes
+    folder = api.store().info(first.key, first.champion_after).path
+    before = json.loads((folder / "calibration.json").read_text())
+    assert before["adaptive"] is not None
+
+    csv_file(CUT + 15)  # three weeks of new rows; the challenger cannot win by 99%
+    (second,) = retrain(nightly(csv_file(CUT + 15), margin=0.99)).outcomes
+    assert second.status == "kept" and second.champion_after == first.champion_after
+    after = json.loads((folder / "calibration.json").read_text())
+    assert after["span"][1] > before["span"][1]
+    assert after["adaptive"] != before["adaptive"]
+    model = FittedModel.load(folder)  # still a valid version, and it predicts with the new state
+    assert model.calibration.span[1] == after["span"][1]

@@ -26,7 +26,7 @@ import contextlib
 import logging
 import time
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -41,7 +41,8 @@ from forecaster.data.sources import SOURCES
 from forecaster.errors import ForecasterError, LockedError, user_facing
 from forecaster.faults import NO_FAULTS, FaultPlan
 from forecaster.fitted import FittedModel
-from forecaster.io import held_lock
+from forecaster.intervals import observe
+from forecaster.io import held_lock, write_json
 from forecaster.models import NAME
 from forecaster.nightly.config import JobConfig, NightlyConfig, attempt_digest, job_config
 from forecaster.nightly.decide import DIVERGED, Decision, decide
@@ -158,8 +159,34 @@ def _locked(run: JobRun, out: JobOutcome) -> None:
             held[champion_id] = trained.champion
         faults.point("retrain.trained")
         _conclude(run, out, trained, series)
-    if not run.dry_run:  # for the overview page; under the lock, so the champion stays put
+    if not run.dry_run:  # under the lock, so the champion stays put
+        _observe(run, out.champion_after, series, held)
         out.forecast = _champion_forecast(run, out.champion_after, series, held)
+
+
+def _observe(
+    run: JobRun, champion: str | None, series: Series | SeriesGroup, held: dict[str, FittedModel]
+) -> None:
+    """Fold the windows observed since the champion's calibration span into its adaptive interval
+    state (:func:`~forecaster.intervals.observe`) and save it (``calibration.json``, atomically),
+    so ``predict``'s intervals follow the misses of the newest nights. A failure is a warning:
+    the intervals then stay as they were."""
+    if champion is None:
+        return
+    try:
+        model = held.get(champion) or FittedModel.load(run.store.info(run.key, champion).path)
+        cal = model.calibration
+        if cal is None or cal.adaptive is None:
+            return  # split-conformal, or saved before adaptive intervals: nothing to track
+        members = list(series) if isinstance(series, SeriesGroup) else [series]
+        updated = observe(cal, model, members)
+        if updated is cal:
+            return
+        write_json(run.store.info(run.key, champion).path / "calibration.json", updated.to_dict())
+        held[champion] = replace(model, calibration=updated)
+        log.info("%s: champion %s's intervals observed up to %s", run.key, champion, updated.span)
+    except Exception as exc:  # the job's outcome stands without it
+        log.warning("%s: the champion's intervals were not updated (%s)", run.job.name, exc)
 
 
 def _recover(run: JobRun) -> str | None:
