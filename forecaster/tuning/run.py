@@ -122,20 +122,7 @@ def tune(
     )
     _check_room(budget, result)
     setup = replace(setup, default=tuple(s.relative for s in result.default))
-    seed = cfg.train.seed
-    searching = time.perf_counter()
-    before = len(open_study(setup, seed).get_trials(deepcopy=False))
-    result.interrupted = run_trials(
-        setup,
-        seconds=budget.seconds,
-        trials=budget.trials,
-        workers=workers,
-        executor=executor,
-        seed=seed,
-    )
-    result.trials = records(open_study(setup, seed), space)
-    result.ran = len(result.trials) - before
-    result.seconds = time.perf_counter() - searching
+    _search(result, setup, budget, workers, executor)
     if result.interrupted:
         return result
     _conclude(result, setup)
@@ -246,6 +233,24 @@ def _conclude(result: TuneResult, setup: Setup) -> None:
         path.unlink(missing_ok=True)  # an earlier run's, withdrawn: the default stays
     study = open_study(setup, cfg.train.seed)
     result.report_path = write_report(result, study, folder / f"{result.study}.html")
+
+
+def _search(result: TuneResult, setup: Setup, budget: Budget, workers: int, executor: str) -> None:
+    """Run the study's trials within ``budget``; record them, how many ran now, and the time."""
+    seed = setup.cfg.train.seed
+    searching = time.perf_counter()
+    before = len(open_study(setup, seed).get_trials(deepcopy=False))
+    result.interrupted = run_trials(
+        setup,
+        seconds=budget.seconds,
+        trials=budget.trials,
+        workers=workers,
+        executor=executor,
+        seed=seed,
+    )
+    result.trials = records(open_study(setup, seed), setup.space)
+    result.ran = len(result.trials) - before
+    result.seconds = time.perf_counter() - searching
 
 
 def tuned_config(cfg: Config, best: TrialRecord, space: SearchSpace, result: TuneResult) -> Config:
