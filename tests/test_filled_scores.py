@@ -180,3 +180,32 @@ def test_a_backtest_span_with_no_observed_actual_is_a_one_line_error(aapl):
         run_backtest(series, horizon=H, baselines=["naive"], cfg=cfg)
     message = str(err.value)
     assert "\n" not in message and "max_gap" in message and "backtest" in message
+
+
+def test_a_tuning_block_scores_only_the_observed_actuals(aapl):
+    """The study's score (tuning/objective.score_fit) reads actual windows too: windows' MAEs
+    over observed values, a window with none observed left out."""
+    import torch
+
+    from forecaster.tuning.blocks import Block
+    from forecaster.tuning.objective import common_origins, score_fit
+
+    keep = np.zeros(400, dtype=bool)
+    keep[::20] = keep[-1] = True  # 95% filled: some windows of 12 see no real value
+    series = sparse(aapl, keep)
+    block = Block(1, series.index[300], None, 300, 100)
+
+    class Fitted(LineModel):
+        module = type("M", (), {"blend": torch.tensor(1.0)})()
+
+    out = score_fit(Fitted((0, 0)), series, block, L)
+    origins = common_origins(series, block, L, H)
+    rows = origins[:, None] + np.arange(H)
+    seen, fc = ~series.filled_mask()[rows], extend_line(series.values, origins)
+    per_window = [
+        np.abs(series.values[r] - f)[s].mean()
+        for r, f, s in zip(rows, fc, seen, strict=True)
+        if s.any()
+    ]
+    assert out.windows == len(per_window) < len(origins)
+    assert out.mae == pytest.approx(np.mean(per_window))
