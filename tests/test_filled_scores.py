@@ -209,3 +209,33 @@ def test_a_tuning_block_scores_only_the_observed_actuals(aapl):
     ]
     assert out.windows == len(per_window) < len(origins)
     assert out.mae == pytest.approx(np.mean(per_window))
+
+
+def test_a_fit_scores_and_calibrates_on_observed_actuals_only(aapl):
+    """A real (tiny) fit on a half-filled series: its meta's validation MAE is the MAE over the
+    observed actuals of the validation windows, and its interval calibration holds the residuals
+    of the fully observed test windows only."""
+    from forecaster.config import Config, override
+    from forecaster.training import fit_model
+
+    series = sparse(aapl, blocks(600))
+    cfg = override(
+        Config(),
+        {
+            "model.lookback": 20,
+            "model.horizon": 5,
+            "model.hidden_size": 8,
+            "model.num_layers": 1,
+            "train.max_epochs": 1,
+        },
+    )
+    fitted = fit_model(series, cfg)
+    member = fitted.validation.members["SPARSE"]
+    rows = member.origins[:, None] + np.arange(5)
+    seen = ~series.filled_mask()[rows]
+    forecast = member.forecasts[fitted.validation.model]
+    want = np.abs(series.values[rows] - forecast)[seen].mean()
+    assert fitted.meta.metrics["val_mae"] == pytest.approx(want, rel=1e-5)
+    test_rows = fitted.split_origins("test", series)[:, None] + np.arange(5)
+    whole = (~series.filled_mask()[test_rows]).all(axis=1)
+    assert fitted.calibration.n == int(whole.sum()) < len(test_rows)
