@@ -48,7 +48,8 @@ class SplitForecaster(Protocol):
 @dataclass(frozen=True)
 class MemberEvaluation:
     """One member's windows of the split: ``origins`` (n,) rows of its series, ``actuals`` (n, H)
-    (NaN where the value was filled in, not observed) and per method its ``forecasts`` (n, H), all in the target's units (the model first).
+    (NaN where the value was filled in, not observed) and per method its ``forecasts`` (n, H),
+    all in the target's units (the model first).
     ``anchor``: the model's anchor forecast (n, H), and ``full`` the model with its whole learned
     correction (n, H): the model's forecast is ``anchor + blend * (full - anchor)``."""
 
