@@ -2,8 +2,9 @@
 
 Links out of the data root (the canary outside must survive, ``after``), bounded and strict
 configs, two files of one name, saved state that is not finite, infinities, a column named twice,
-flags that do not apply, levels written as fractions, mixed date formats and heavy filling. Each
-is one ``error:`` line, or (``code=0``) a run that recovers with a ``warning:``.
+flags that do not apply, levels written as fractions, mixed date formats, heavy filling and spans
+whose every value was filled in (filled values are never scored). Each is one ``error:`` line, or
+(``code=0``) a run that recovers with a ``warning:``.
 
 ``cases(h)`` takes the ``bad_inputs`` module (its ``Case`` and helpers) as ``h``, so the two
 modules never import each other.
@@ -170,6 +171,28 @@ def _mostly_missing(frame):
     return frame
 
 
+def _filled_tail(frame, first: float = 0.5):
+    """Every value from ``first`` of the rows on missing but the last row: interpolated with a
+    large --max-gap, the validation and test spans hold no observed value at all."""
+    cut = int(len(frame) * first)
+    frame.loc[cut : len(frame) - 2, ["open", "high", "low", "close", "volume"]] = np.nan
+    return frame
+
+
+def _filled_until_end(h: ModuleType):
+    """:func:`_filled_tail`'s CSV and a config whose backtest ends before the last (observed)
+    row: the backtest span holds filled values only."""
+
+    def prepare(folder: Path, root: Path) -> None:
+        import pandas as pd
+
+        h.aapl_csv(edit=_filled_tail)(folder, root)
+        last = pd.read_csv(folder / "a.csv")["time"].iloc[-1]
+        (folder / "bt.yaml").write_text(f"backtest:\n  end: {str(last)[:10]}\n")
+
+    return prepare
+
+
 def _bomb(levels: int = 9, width: int = 9, where: str = "model:\n  calendar") -> str:
     lines = ["a0: &a0 [x]"]
     for i in range(1, levels + 1):
@@ -316,6 +339,7 @@ def _csv_cases(h: ModuleType) -> list:
     Case, aapl_csv = h.Case, h.aapl_csv
     fit_csv = ("fit", "--csv", "{dir}/a.csv", "--target", "close", *h.TINY)
     show_csv = ("data", "show", "--csv", "{dir}/a.csv", "--target", "close")
+    backtest_csv = ("backtest", "--csv", "{dir}/a.csv", "--target", "close", "--model", "none")
     return [
         Case("csv infinite target", fit_csv, aapl_csv(edit=_infinite("close"))),
         Case("csv -infinite covariate", fit_csv, aapl_csv(edit=_infinite("volume", -1.0))),
@@ -337,6 +361,23 @@ def _csv_cases(h: ModuleType) -> list:
             (*show_csv, "--fill", "interpolate", "--max-gap", "1000"),
             aapl_csv(edit=_mostly_missing),
             code=0,  # shown, with a warning that most values were filled in
+        ),
+        # item 11: filled values are never scored; a span with none observed is an error
+        Case(
+            "csv fit, validation span all interpolated (--max-gap 1000)",
+            (*fit_csv, "--fill", "interpolate", "--max-gap", "1000"),
+            aapl_csv(edit=_filled_tail),
+        ),
+        Case(
+            "csv backtest, test span all forward-filled (--max-gap 1000)",
+            (*backtest_csv, "--fill", "ffill", "--max-gap", "1000", "--config", "{dir}/bt.yaml"),
+            _filled_until_end(h),
+        ),
+        Case(
+            "csv backtest mostly interpolated (--max-gap 1000)",
+            (*backtest_csv, "--fill", "interpolate", "--max-gap", "1000"),
+            aapl_csv(edit=_mostly_missing),
+            code=0,  # scored on the observed values, with a warning that most were filled in
         ),
     ]
 

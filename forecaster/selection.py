@@ -18,7 +18,7 @@ import torch
 
 from forecaster.backtest.baselines import season_for
 from forecaster.backtest.evaluate import Evaluation
-from forecaster.backtest.metrics import diebold_mariano
+from forecaster.backtest.metrics import diebold_mariano, mae
 from forecaster.config import Config
 from forecaster.data.windows import WindowDataModule
 from forecaster.errors import ConfigError
@@ -79,13 +79,14 @@ def select_correction(
     with ``confidence`` (one-sided Diebold-Mariano test on per-window MAE, Newey-West lags =
     ``horizon``). Then, with ``blend``, the share of the grid 0, 0.05, .., 1 with the lowest
     validation MAE (forecasts are linear in the share), else 1. Returns the share and what decided
-    it (MAEs in units).
+    it (MAEs in units). Actuals the NaN policy filled in (NaN in the evaluation) are left out
+    of every figure.
     """
     full, base, y = (evaluation.stacked(p) for p in ("full", "anchor", "actuals"))
     t_stat, p_value = diebold_mariano(y, full, base, lag=horizon)
     info: dict[str, Any] = {
-        "anchor_mae": float(np.abs(base - y).mean()),
-        "trained_mae": float(np.abs(full - y).mean()),
+        "anchor_mae": mae(y, base),
+        "trained_mae": mae(y, full),
         "dm_t": round(t_stat, 3),
         "p_value": round(p_value, 4),
     }
@@ -93,6 +94,6 @@ def select_correction(
         return 0.0, info | {"decision": f"gain not significant (p={p_value:.2f})"}
     if not blend:
         return 1.0, info | {"decision": "significant gain"}
-    maes = np.array([np.abs(base + a * (full - base) - y).mean() for a in BLEND_GRID])
+    maes = np.array([mae(y, base + a * (full - base)) for a in BLEND_GRID])
     share = float(BLEND_GRID[int(np.argmin(maes))])
     return share, info | {"decision": "significant gain", "chosen_mae": float(maes.min())}

@@ -312,6 +312,8 @@ def _calibration(
     The test windows, not the validation ones: those chose the best epoch and the blend, so the
     model's residuals there are biased low (``benchmarks/bench_adaptive.py`` measures by how much).
     Without a test split (``train.test_fraction: 0``) the validation windows are all there is.
+    A window with an actual the NaN policy filled in (NaN in ``actuals``) has no residual to
+    learn from: :meth:`Calibration.from_windows` leaves it out.
     """
     unseen = [e for e in held_out if e.split == "test"] or held_out[:1]
     by_symbol = {s.symbol: s for s in members}

@@ -267,3 +267,38 @@ def test_retry_respects_the_total_budget():
         http.retry(attempt, what="X", sleep_fn=lambda s: None, clock=clock, budget=15.0)
     assert tries == [10.0, 6.0]  # the second try only gets what is left of the budget
     assert exc.value.tries == 2
+
+
+def _daily(days: pd.DatetimeIndex) -> pd.DataFrame:
+    """Canonical raw daily bars (``fetch_frame``'s shape) on ``days``, a gentle climb."""
+    close = np.linspace(100.0, 110.0, len(days))
+    frame = pd.DataFrame(
+        {"open": close, "high": close + 1, "low": close - 1, "close": close, "volume": 1e6},
+        index=days.tz_localize("America/New_York").rename("time"),
+    )
+    return frame
+
+
+def test_an_explicit_calendar_acts_or_is_a_one_line_error(data_root):
+    """Issue 24 item 7 for Yahoo: ``--calendar`` on 7-day (crypto) or weekly bars was dropped
+    silently; it is an error naming the fix, while the ticker's own calendar is simply left out
+    where it does not apply, and an explicit one on trading days still acts."""
+    from forecaster.config import DataConfig
+    from forecaster.data.sources.base import Request
+    from forecaster.errors import DataError
+
+    crypto = _daily(pd.date_range("2024-01-01", periods=40, freq="D"))
+    with pytest.raises(DataError, match=r"XNYS applies to trading days .* drop --calendar") as err:
+        yahoo.to_series(crypto, "BTC-USD", "1d", calendar="XNYS")
+    assert "\n" not in str(err.value)
+    assert yahoo.to_series(crypto, "BTC-USD", "1d").calendar is None
+    weekly = _daily(pd.date_range("2023-01-06", periods=30, freq="7D"))
+    req = Request("yahoo", "AAPL", "AAPL", "1wk", "yahoo-AAPL-1wk", None, None)
+    plain = yahoo.SOURCE.to_series(weekly, {}, req, DataConfig(), origin="yahoo")
+    assert plain.calendar is None  # the ticker's XNYS does not apply to weekly bars: no error
+    with pytest.raises(DataError, match=r"XNYS applies to trading days"):
+        yahoo.SOURCE.to_series(weekly, {}, req, DataConfig(calendar="XNYS"), origin="yahoo")
+    days = _daily(pd.bdate_range("2024-01-02", periods=30))
+    req = Request("yahoo", "BTC-USD", "BTC-USD", "1d", "yahoo-BTC-USD-1d", None, None)
+    acted = yahoo.SOURCE.to_series(days, {}, req, DataConfig(calendar="XNYS"), origin="yahoo")
+    assert acted.calendar == "XNYS" and acted.freq == "B"

@@ -7,6 +7,11 @@ forecasts rows ``[o, o + H)`` from ``[o - L, o)``), the baselines read only rows
 (Ridge is fitted on the member's rows before the split, as the model trained there). A group's
 score pools its members with one rule (:func:`pooled`): each member's score divided by its naive
 score, averaged, so members on different scales (prices of 25 and 600 USD) weigh alike.
+
+Only observed actuals are scored: a value the NaN policy filled in (a line drawn by interpolation,
+a repeated value) is NaN in ``actuals`` (:func:`~forecaster.data.series.mask_filled`) and every
+metric leaves it out; a member whose split holds no observed actual is left out, and none at all
+is a one-line DataError naming ``data.max_gap``.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from forecaster.backtest import metrics as mt
 from forecaster.backtest.engine import baseline_forecasts, usable_baselines
 from forecaster.backtest.pooling import REFERENCE, relative_mean
 from forecaster.config import BacktestConfig
-from forecaster.data.series import Series
+from forecaster.data.series import Series, mask_filled
 from forecaster.errors import DataError
 
 
@@ -44,7 +49,8 @@ class SplitForecaster(Protocol):
 @dataclass(frozen=True)
 class MemberEvaluation:
     """One member's windows of the split: ``origins`` (n,) rows of its series, ``actuals`` (n, H)
-    and per method its ``forecasts`` (n, H), all in the target's units (the model first).
+    (NaN where the value was filled in, not observed) and per method its ``forecasts`` (n, H),
+    all in the target's units (the model first).
     ``anchor``: the model's anchor forecast (n, H), and ``full`` the model with its whole learned
     correction (n, H): the model's forecast is ``anchor + blend * (full - anchor)``."""
 
@@ -55,8 +61,14 @@ class MemberEvaluation:
     anchor: np.ndarray
     full: np.ndarray
 
+    @property
+    def scored(self) -> int:
+        """How many actuals the scores count: the observed ones of the (n, H) windows."""
+        return mt.scored(self.actuals)
+
     def errors(self, method: str) -> dict[str, float]:
-        """MAE and RMSE of ``method`` in target units, and the window count."""
+        """MAE and RMSE of ``method`` over the observed actuals, in target units, and the window
+        count."""
         f = self.forecasts[method]
         return {"mae": mt.mae(self.actuals, f), "rmse": mt.rmse(self.actuals, f)} | {
             "windows": len(self.actuals)
@@ -88,6 +100,11 @@ class Evaluation:
             for k, m in self.members.items()
         }
         return replace(self, members=members)
+
+    @property
+    def scored(self) -> int:
+        """How many actuals the scores count, over every member (observed, not filled in)."""
+        return sum(m.scored for m in self.members.values())
 
     def stacked(self, part: str) -> np.ndarray:
         """``actuals``, ``anchor`` or ``full`` of every member, one after another: (sum n, H)."""
@@ -151,18 +168,35 @@ def evaluate_split(
     """Forecast every window of ``split`` of every member once, with the model (its full
     correction and its anchor, in one pass) and, with ``baselines``, every baseline the history
     before the split allows. A member without a full window in the split is left out (a group
-    member with a short history); none at all is a one-line DataError."""
+    member with a short history), as is one whose split holds no observed actual (every value
+    filled in); none at all is a one-line DataError."""
     season = bcfg.season or bl.season_for(members[0].freq)
     out: dict[str, MemberEvaluation] = {}
+    all_filled: list[Series] = []
     for member in members:
         try:
             origins = model.split_origins(split, member)
         except DataError:
             continue
-        out[member.symbol] = _member(model, member, origins, bcfg, season, baselines)
+        evaluated = _member(model, member, origins, bcfg, season, baselines)
+        if evaluated.scored:
+            out[member.symbol] = evaluated
+        else:
+            all_filled.append(member)
+    if not out and all_filled:
+        raise _all_filled(all_filled[0], split)
     if not out:
         raise DataError(f"no {split} window to evaluate the model on")
     return Evaluation(model.name, split, season, out)
+
+
+def _all_filled(member: Series, split: str) -> DataError:
+    """The one-line error of a split whose every actual the NaN policy filled in."""
+    return DataError(
+        f"{member.source}:{member.symbol}: every value of the {split} span was filled in by the "
+        "NaN policy, none observed, so there is nothing to score the model against — use a span "
+        "with observed values there (--start/--end) or a smaller --max-gap (data.max_gap)"
+    )
 
 
 def _member(model, member: Series, origins, bcfg, season: int, baselines: bool):
@@ -173,5 +207,5 @@ def _member(model, member: Series, origins, bcfg, season: int, baselines: bool):
         history = int(origins[0]) - model.lookback  # the split's first row: Ridge trains before it
         methods = usable_baselines(bcfg, season, H, history)
         forecasts |= baseline_forecasts(y, origins, H, bcfg, season, methods, (0, history), None)
-    actuals = bl.future_windows(y, origins, H)
+    actuals = mask_filled(member, origins, H, bl.future_windows(y, origins, H))
     return MemberEvaluation(member.symbol, origins, actuals, forecasts, anchor, full)

@@ -12,6 +12,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from forecaster.backtest.charts import apply_layout, local_times, method_colors
+from forecaster.backtest.metrics import mae
 from forecaster.backtest.origin_figures import fan_figure, fan_methods, forecast_figure
 from forecaster.backtest.result import BacktestResult
 from forecaster.backtest.tables import formatted, interval_rows, metric_headers, unit_suffix
@@ -81,7 +82,8 @@ def residual_figure(result: BacktestResult, bins: int = 50) -> go.Figure:
 
     Bins span the 0.5th..99.5th percentiles of all residuals; the tails are counted in the end bins.
     """
-    residuals = {m: (result.actuals - fc).ravel() for m, fc in result.forecasts.items()}
+    scored = ~np.isnan(result.actuals).ravel()  # filled-in actuals are not residuals
+    residuals = {m: (result.actuals - fc).ravel()[scored] for m, fc in result.forecasts.items()}
     pooled = np.concatenate(list(residuals.values()))
     lo, hi = np.percentile(pooled, [0.5, 99.5])
     if hi <= lo:
@@ -121,7 +123,7 @@ def rolling_error_figure(result: BacktestResult) -> go.Figure:
     colors = method_colors(result.methods)
     fig = go.Figure()
     for method, fc in result.forecasts.items():
-        per_origin = np.abs(result.actuals - fc).mean(axis=1)
+        per_origin = mae(result.actuals, fc, axis=1)  # observed actuals only
         rolling = pd.Series(per_origin).rolling(window, min_periods=1).mean().to_numpy()
         fig.add_trace(
             go.Scatter(

@@ -16,7 +16,7 @@ from forecaster import intervals as iv
 from forecaster.backtest import baselines as bl
 from forecaster.backtest.walk import Plan, WindowForecaster, check_model, predict
 from forecaster.config import BacktestConfig
-from forecaster.data.series import Series
+from forecaster.data.series import Series, mask_filled
 
 #: Method -> level (percent) -> (lo (n, H), hi (n, H)) in target units.
 Bounds = dict[str, dict[float, tuple[np.ndarray, np.ndarray]]]
@@ -100,7 +100,8 @@ def interval_bounds(
 ) -> IntervalBounds:
     """Conformal intervals of every method in ``forecasts`` ``{method: (n, H)}`` at the plan's origins.
 
-    ``span_actual`` (n, H): the actuals of the origins. Residuals are scaled by the spread of the
+    ``span_actual`` (n, H): the actuals of the origins (NaN where filled in). A window with an
+    actual the NaN policy filled in gives no residual (the walks leave non-finite ones out). Residuals are scaled by the spread of the
     ``scale_lookback`` steps before each origin, with the run's lag for the model and each
     baseline's own :class:`~forecaster.backtest.baselines.IntervalLag`.
     """
@@ -109,7 +110,9 @@ def interval_bounds(
     cal_start = max(settings.cal_start, lookback)
     cal_origins = np.arange(cal_start, plan.start - horizon + 1, dtype=np.int64)
     cal = calibration_forecasts(series, model, cfg, plan, cal_origins, batch_size)
-    cal_actual = bl.future_windows(y, cal_origins, horizon)
+    cal_actual = mask_filled(
+        series, cal_origins, horizon, bl.future_windows(y, cal_origins, horizon)
+    )
     lags = {
         b.name: b.interval_lag.lag(settings.lag, plan.season) for b in bl.lookup(plan.baselines)
     }

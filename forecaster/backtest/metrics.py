@@ -10,6 +10,11 @@ horizon step (an array of length ``horizon``). Units:
   skill > 0 beats the naive (last value) forecast on the same origins.
 
 MAPE is meaningless for series that cross zero (temperatures in °C); prefer sMAPE or MASE there.
+
+An actual may be NaN: a value the NaN policy filled in, not observed
+(:func:`~forecaster.data.series.mask_filled`). Every metric leaves such entries out and counts only
+observed actuals (NaN where none is left); with none missing the plain means are used, so the
+figures are exactly those of fully observed data.
 """
 
 from __future__ import annotations
@@ -51,24 +56,45 @@ def _masked_mean(values: np.ndarray, mask: np.ndarray, axis: int | None):
     return float(out) if axis is None else out
 
 
+def observed(actual) -> np.ndarray:
+    """Bool mask shaped like ``actual``: True where the actual was observed (not NaN: filled)."""
+    return ~np.isnan(np.asarray(actual, dtype=np.float64))
+
+
+def _observed_mean(values: np.ndarray, a: np.ndarray, axis: int | None):
+    """Mean of ``values`` over the entries whose actual ``a`` was observed (same shape); the plain
+    mean when every actual was (bit-identical figures); NaN where none was."""
+    keep = observed(a)
+    if keep.all():
+        out = values.mean(axis=axis)
+        return float(out) if axis is None else out
+    return _masked_mean(values, keep, axis)
+
+
+def scored(actual, axis: int | None = None):
+    """How many actuals a metric counts: the observed ones (int, or per ``axis`` an int array)."""
+    out = observed(actual).sum(axis=axis)
+    return int(out) if axis is None else out
+
+
 def mae(actual, forecast, axis: int | None = None):
-    """Mean absolute error, in target units."""
+    """Mean absolute error over the observed actuals, in target units."""
     a, f = _pair(actual, forecast)
-    out = np.abs(a - f).mean(axis=axis)
-    return float(out) if axis is None else out
+    return _observed_mean(np.abs(a - f), a, axis)
 
 
 def rmse(actual, forecast, axis: int | None = None):
-    """Root mean squared error, in target units."""
+    """Root mean squared error over the observed actuals, in target units."""
     a, f = _pair(actual, forecast)
-    out = np.sqrt(np.square(a - f).mean(axis=axis))
+    out = np.sqrt(_observed_mean(np.square(a - f), a, axis))
     return float(out) if axis is None else out
 
 
 def mape(actual, forecast, axis: int | None = None, eps: float = 1e-8):
-    """Mean absolute percentage error, in %; entries with ``|actual| <= eps`` are left out (NaN if all)."""
+    """Mean absolute percentage error, in %; entries with ``|actual| <= eps`` (or not observed) are
+    left out (NaN if all)."""
     a, f = _pair(actual, forecast)
-    keep = np.abs(a) > eps
+    keep = np.abs(a) > eps  # False for a NaN actual
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = np.abs(a - f) / np.abs(a)
     return 100.0 * _masked_mean(ratio, keep, axis)
@@ -80,8 +106,7 @@ def smape(actual, forecast, axis: int | None = None):
     denom = np.abs(a) + np.abs(f)
     with np.errstate(invalid="ignore", divide="ignore"):
         terms = np.where(denom > 0, 2.0 * np.abs(a - f) / denom, 0.0)
-    out = 100.0 * terms.mean(axis=axis)
-    return float(out) if axis is None else out
+    return 100.0 * _observed_mean(terms, a, axis)
 
 
 def naive_scale(train) -> float:
@@ -105,7 +130,8 @@ def directional_accuracy(actual, forecast, last, axis: int | None = None):
 
     ``last``: ``(n_origins,)`` last observed value before each origin. Per entry, the direction is
     ``sign(value - last)``; entries where the actual did not move (``actual == last``) have no
-    direction to call and are left out. A forecast that stays flat never counts as right.
+    direction to call and are left out, as are actuals not observed. A forecast that stays flat
+    never counts as right.
     """
     a, f = _pair(actual, forecast)
     base = np.asarray(last, dtype=np.float64)
@@ -113,7 +139,7 @@ def directional_accuracy(actual, forecast, last, axis: int | None = None):
         base = base.reshape(-1, 1)
     true_dir = np.sign(a - base)
     hit = (np.sign(f - base) == true_dir).astype(np.float64)
-    return 100.0 * _masked_mean(hit, true_dir != 0, axis)
+    return 100.0 * _masked_mean(hit, (true_dir != 0) & observed(a), axis)
 
 
 def skill(actual, forecast, reference, axis: int | None = None):
@@ -137,13 +163,14 @@ def diebold_mariano(actual, forecast, reference, lag: int) -> tuple[float, float
 
     Returns ``(t, p)``: the statistic (negative when ``forecast`` is better) and the p-value of "no
     better than the reference" (``Phi(t)``); a small p means the gain is unlikely to be luck.
-    Identical forecasts give ``(0, 0.5)``.
+    Identical forecasts give ``(0, 0.5)``. A NaN actual (not observed) is left out of its origin's
+    means, and an origin with no observed actual drops out of the test.
     """
     a, f = _pair(actual, forecast)
     _, r = _pair(actual, reference)
-    d = np.abs(a - f).reshape(len(a), -1).mean(axis=1) - np.abs(a - r).reshape(len(a), -1).mean(
-        axis=1
-    )
+    a, f, r = (x.reshape(len(a), -1) for x in (a, f, r))
+    d = _observed_mean(np.abs(a - f), a, 1) - _observed_mean(np.abs(a - r), a, 1)
+    d = d[~np.isnan(d)] if np.isnan(a).any() else d
     n = len(d)
     if n < 2:
         return 0.0, 0.5
@@ -166,20 +193,23 @@ INTERVAL_METRICS = ("coverage", "width", "winkler", "pinball")
 
 
 def _bounds(actual, lo, hi) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The arrays as float64 and the mask of entries whose interval exists (finite bounds)."""
+    """The arrays as float64 and the mask of the entries scored: the interval exists (finite
+    bounds) and the actual was observed (not NaN)."""
     a, lo_ = _pair(actual, lo)
     _, hi_ = _pair(actual, hi)
-    return a, lo_, hi_, np.isfinite(lo_) & np.isfinite(hi_)
+    return a, lo_, hi_, np.isfinite(lo_) & np.isfinite(hi_) & observed(a)
 
 
 def coverage(actual, lo, hi, axis: int | None = None):
-    """Percent of actuals inside ``[lo, hi]`` (entries without an interval are left out)."""
+    """Percent of actuals inside ``[lo, hi]`` (entries without an interval or an observed actual
+    are left out)."""
     a, lo_, hi_, ok = _bounds(actual, lo, hi)
     return 100.0 * _masked_mean(((a >= lo_) & (a <= hi_)).astype(np.float64), ok, axis)
 
 
 def width(actual, lo, hi, axis: int | None = None):
-    """Mean interval width ``hi - lo``, in target units (``actual`` only marks the entries)."""
+    """Mean interval width ``hi - lo``, in target units (``actual`` only marks the entries: those
+    observed)."""
     _, lo_, hi_, ok = _bounds(actual, lo, hi)
     return _masked_mean(hi_ - lo_, ok, axis)
 
@@ -205,7 +235,7 @@ def pinball(actual, quantile_forecast, q: float, axis: int | None = None):
     diff = a - f
     with np.errstate(invalid="ignore"):
         loss = np.maximum(q * diff, (q - 1.0) * diff)
-    return _masked_mean(loss, np.isfinite(f), axis)
+    return _masked_mean(loss, np.isfinite(f) & observed(a), axis)
 
 
 def interval_metrics(actual, lo, hi, level: float, axis: int | None = None) -> dict:

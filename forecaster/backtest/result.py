@@ -21,7 +21,8 @@ from forecaster.backtest.metrics import (
 )
 from forecaster.backtest.walk import Plan
 from forecaster.config import BacktestConfig
-from forecaster.data.series import Series
+from forecaster.data.series import Series, mask_filled
+from forecaster.errors import DataError
 from forecaster.intervals import level_name
 
 
@@ -45,7 +46,7 @@ class BacktestResult:
     """(n, H) datetime64[ns] UTC instants of the forecast rows (``horizon_index`` gives them tz-aware)."""
     tz: str
     actuals: np.ndarray
-    """(n, H) observed values."""
+    """(n, H) observed values; NaN where the NaN policy filled the value in (not scored)."""
     last_observed: np.ndarray
     """(n,) the value at row o - 1, the last one each forecast could see."""
     forecasts: dict[str, np.ndarray]
@@ -125,11 +126,22 @@ def build_result(
     refits: int,
     test_fraction: float,
 ) -> BacktestResult:
-    """Actuals, timestamps and metrics around the forecasts: the :class:`BacktestResult`."""
+    """Actuals, timestamps and metrics around the forecasts: the :class:`BacktestResult`.
+
+    An actual the NaN policy filled in is NaN (:func:`~forecaster.data.series.mask_filled`), so
+    every score leaves it out; a test span with no observed actual is a one-line DataError."""
     start, end, origins, horizon = plan.start, plan.end, plan.origins, plan.horizon
     y, index = series.values, series.index
     positions = origins[:, None] + np.arange(horizon)[None, :]
-    actuals, last = bl.future_windows(y, origins, horizon), y[origins - 1]
+    actuals = mask_filled(series, origins, horizon, bl.future_windows(y, origins, horizon))
+    if not np.isfinite(actuals).any():
+        raise DataError(
+            f"{series.source}:{series.symbol}: every value of the backtest span was filled in by "
+            "the NaN policy, none observed, so there is nothing to score — use a span with "
+            "observed values (backtest start/end, --start/--end) or a smaller --max-gap "
+            "(data.max_gap)"
+        )
+    last = y[origins - 1]
     scale = naive_scale(y[:start])
     return BacktestResult(
         symbol=series.symbol,

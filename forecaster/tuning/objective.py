@@ -5,7 +5,8 @@ origin ``o`` whose horizon ``[o, o + H)`` lies inside the block, from the first 
 study's longest lookback has history. Scores are relative (a member's MAE over the block divided by
 the naive forecast's on the same windows), so blocks from different years and members on different
 scales weigh alike, as :func:`~forecaster.backtest.evaluate.pooled` pools a group. A trial's value
-is its mean relative MAE over the blocks (lower is better; 1 is naive).
+is its mean relative MAE over the blocks (lower is better; 1 is naive). Only observed actuals are
+scored: values the NaN policy filled in are left out, and a window with none observed with them.
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ from typing import Any
 import numpy as np
 
 from forecaster.backtest import baselines as bl
+from forecaster.backtest import metrics as mt
 from forecaster.config import Config
-from forecaster.data.series import Series
+from forecaster.data.series import Series, mask_filled
+from forecaster.errors import DataError
 from forecaster.fitted import FittedModel
 from forecaster.meta import ServeMethod
 from forecaster.training import fit_model
@@ -102,23 +105,33 @@ def score_fit(model: FittedModel, data: Data, block: Block, lookback: int) -> Bl
     """Score a fit on the block's common windows (``lookback``: the study's longest)."""
     H = model.horizon
     blend = float(model.module.blend)
-    rel, anchor_rel, maes, losses, windows = [], [], [], [], 0
+    rel, anchor_rel, maes, losses, windows, filled = [], [], [], [], 0, False
     for series in members_of(data):
         origins = common_origins(series, block, lookback, H)
         if len(origins) == 0:
             continue
         y = series.values
-        actual = bl.future_windows(y, origins, H)
+        actual = mask_filled(series, origins, H, bl.future_windows(y, origins, H))
         full, anchor = model.forecast_with_anchor(series, origins)
         shipped = anchor + blend * (full - anchor)
-        naive = np.abs(bl.naive(y, origins, H) - actual).mean()
-        per_window = np.abs(shipped - actual).mean(axis=1)
+        per_window = mt.mae(actual, shipped, axis=1)  # observed actuals only
+        seen = ~np.isnan(per_window)  # a window with none observed is not scored
+        if not seen.any():
+            filled = True
+            continue
+        naive = mt.mae(actual, bl.naive(y, origins, H))
+        per_window = per_window[seen]
         scale = naive if naive > 0 else 1.0
         rel.append(per_window.mean() / scale)
-        anchor_rel.append(np.abs(anchor - actual).mean() / scale)
+        anchor_rel.append(mt.mae(actual, anchor) / scale)
         maes.append(per_window.mean())
         losses.append(per_window / scale)
-        windows += len(origins)
+        windows += int(seen.sum())
+    if not losses and filled:
+        raise DataError(
+            f"tuning block {block.number}: every value was filled in by the NaN policy, none "
+            "observed — use a span with observed values or a smaller --max-gap (data.max_gap)"
+        )
     if not losses:
         raise ValueError(f"block {block.number} holds no window of {H} steps")  # checked before
     return BlockScore(

@@ -259,11 +259,15 @@ def to_series(
     source: str = "yahoo",
     currency: str = "USD",
     calendar: str | None = None,
+    default_calendar: str | None = None,
     **clean,
 ) -> Series:
     """Validate a canonical raw frame: daily bars as trading sessions (``"B"``; ``"D"`` for
     instruments that also trade at weekends, e.g. crypto), intraday bars as trading-hours sessions.
-    ``calendar``: the exchange calendar, used for trading days and intraday bars.
+    ``calendar``: an exchange calendar the user asked for (``--calendar``, ``data.calendar``):
+    it acts on trading days and intraday bars, and on any other series (7-day crypto bars, weekly
+    or monthly bars) it is a one-line DataError, never silently dropped. ``default_calendar``:
+    the ticker's own (:func:`~.tickers.calendar_for`), used where it applies and else left out.
     ``clean``: ``max_gap``, ``fill``, ``duplicates`` for :func:`~forecaster.data.series.validate`."""
     cols = target_first(target, columns or COLUMNS)
     intraday = is_intraday(interval)
@@ -284,7 +288,7 @@ def to_series(
         units=units_for(cols, currency),
         columns=cols,
         sessions=intraday or interval in LONG_FREQ,
-        calendar=calendar if intraday or freq == TRADING_DAYS else None,
+        calendar=calendar or (default_calendar if intraday or freq == TRADING_DAYS else None),
         **clean,
     )
 
@@ -421,7 +425,8 @@ class YahooSource:
             columns=req.columns,
             source=origin,
             currency=str(meta.get("currency") or "USD"),
-            calendar=cfg.calendar or calendar_for(req.label),
+            calendar=cfg.calendar,
+            default_calendar=calendar_for(req.label),
             **base.clean_options(cfg),
         )
 
