@@ -104,3 +104,22 @@ def test_the_fit_table_and_the_nightly_holdout_pool_alike():
         assert table[method]["mae"] == holdout[method].mae
         assert table[method]["rmse"] == holdout[method].rmse
     assert table["gru"]["mae"] == (0.5 + 0.9 + 0.5) / 3
+
+
+def test_a_member_too_short_for_naive_is_left_out_of_the_pooled_table():
+    """A group member whose split had no history for the baselines (FB beside 14 years of AAPL)
+    cannot be scaled by its naive error: the pooled table leaves it out instead of failing."""
+    import numpy as np
+
+    from forecaster.backtest.evaluate import Evaluation, MemberEvaluation
+
+    def member(symbol, forecasts):
+        actual = np.arange(12.0).reshape(4, 3)
+        return MemberEvaluation(symbol, np.arange(4), actual, forecasts, actual + 1, actual + 1)
+
+    ones = np.arange(12.0).reshape(4, 3) + 1
+    long = member("AAPL", {"gru": ones, "naive": ones + 1, "drift": ones + 2})
+    short = member("FB", {"gru": ones})  # no history for any baseline
+    table = Evaluation("gru", "test", 5, {"AAPL": long, "FB": short}).table()
+    assert list(table.index) == ["gru", "naive", "drift"]
+    assert table.loc["gru", "mae"] == 0.5 and table.loc["naive", "mae"] == 1.0

@@ -120,15 +120,19 @@ class Evaluation:
         ``attrs["relative"]``), with ``attrs["members"]``: per member the model's MAE and the best
         baseline's. ``attrs["season"]``: the seasonal-naive season."""
         errors = self.member_errors()
-        methods = self.methods
-        if len(errors) == 1:
+        grouped = len(errors) > 1
+        if grouped:  # a member too short for the naive forecast cannot be scaled: left out
+            errors = {k: e for k, e in errors.items() if REFERENCE in e} or errors
+        common = set.intersection(*(set(e) for e in errors.values()))
+        methods = [name for name in next(iter(errors.values())) if name in common]
+        if grouped:
+            rows = pooled(errors, methods)
+        else:
             (only,) = errors.values()
             rows = {name: only[name] for name in methods}
-        else:
-            rows = pooled(errors, methods)
         table = pd.DataFrame.from_dict(rows, orient="index")
         table.attrs["season"] = self.season
-        if len(errors) > 1:
+        if grouped:
             table.attrs["relative"] = True
             table.attrs["members"] = {k: _member_line(e, self.model) for k, e in errors.items()}
         return table
