@@ -87,9 +87,7 @@ class Evaluation:
     @property
     def methods(self) -> list[str]:
         """The model, then each baseline that every member had the history for (report order)."""
-        common = set.intersection(*(set(m.forecasts) for m in self.members.values()))
-        first = next(iter(self.members.values()))
-        return [name for name in first.forecasts if name in common]
+        return _in_every([m.forecasts for m in self.members.values()])
 
     def with_blend(self, share: float) -> Evaluation:
         """The same windows with the model's forecast at ``share`` of its learned correction."""
@@ -123,8 +121,7 @@ class Evaluation:
         grouped = len(errors) > 1
         if grouped:  # a member too short for the naive forecast cannot be scaled: left out
             errors = {k: e for k, e in errors.items() if REFERENCE in e} or errors
-        common = set.intersection(*(set(e) for e in errors.values()))
-        methods = [name for name in next(iter(errors.values())) if name in common]
+        methods = _in_every(list(errors.values()))
         if grouped:
             rows = pooled(errors, methods)
         else:
@@ -136,6 +133,12 @@ class Evaluation:
             table.attrs["relative"] = True
             table.attrs["members"] = {k: _member_line(e, self.model) for k, e in errors.items()}
         return table
+
+
+def _in_every(maps: Sequence[Mapping[str, object]]) -> list[str]:
+    """The keys every mapping of ``maps`` has, in the first one's order."""
+    common = set.intersection(*(set(m) for m in maps))
+    return [name for name in maps[0] if name in common]
 
 
 def _member_line(errors: Mapping[str, Mapping[str, float]], model: str) -> dict[str, object]:

@@ -174,7 +174,8 @@ def _observe(
     if champion is None:
         return
     try:
-        model = held.get(champion) or FittedModel.load(run.store.info(run.key, champion).path)
+        folder = run.store.info(run.key, champion).path
+        model = held.get(champion) or FittedModel.load(folder)
         cal = model.calibration
         if cal is None or cal.adaptive is None:
             return  # split-conformal, or saved before adaptive intervals: nothing to track
@@ -182,7 +183,7 @@ def _observe(
         updated = observe(cal, model, members)
         if updated is cal:
             return
-        write_json(run.store.info(run.key, champion).path / "calibration.json", updated.to_dict())
+        write_json(folder / "calibration.json", updated.to_dict())
         held[champion] = replace(model, calibration=updated)
         log.info("%s: champion %s's intervals observed up to %s", run.key, champion, updated.span)
     except Exception as exc:  # the job's outcome stands without it
