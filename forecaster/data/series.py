@@ -88,6 +88,10 @@ class Series:
     calendar: str | None = None
     missing_sessions: tuple[pd.Timestamp, ...] = ()
     filled: pd.DatetimeIndex = field(default_factory=_no_stamps)
+    ahead: pd.DataFrame | None = field(default=None, repr=False)
+    """Values known ahead for the stamps after the last row (float64 columns, same time zone),
+    e.g. a CSV's rows beyond the target's last value or a weather forecast; None: none given.
+    Not part of the data: :meth:`fingerprint` and slicing leave it out of the rows."""
 
     @property
     def index(self) -> pd.DatetimeIndex:
@@ -129,7 +133,9 @@ class Series:
 
     def with_frame(self, frame: pd.DataFrame) -> Series:
         """The same series metadata over another (already valid) frame, e.g. a slice."""
-        return replace(self, frame=frame)
+        return replace(
+            self, frame=frame, ahead=self.ahead if frame.index.equals(self.index) else None
+        )
 
     def until(self, end: pd.Timestamp | str, inclusive: bool = False) -> Series:
         """Rows strictly before ``end`` (or up to and including it)."""
