@@ -176,15 +176,3 @@ def test_site_of():
     coords = DataConfig(source="open-meteo", latitude=35.5, longitude=-80.25, interval="1d")
     assert site_of(coords) == Site(35.5, -80.25)
     assert site_of(DataConfig(source="yahoo", symbol="AAPL")) is None
-
-
-def test_fast_enough():
-    import time
-
-    hourly = pd.date_range("2023-01-01", periods=8760, freq="h", tz=NY)
-    daily = pd.date_range("2010-01-01", "2023-12-31", freq="D", tz=NY)
-    known_features(hourly[:2], SUN_FEATURES, freq="h", site=GREENSBORO)  # imports pvlib once
-    start = time.perf_counter()
-    known_features(hourly, ["hour", "dayofyear", *SUN_FEATURES], freq="h", site=GREENSBORO)
-    known_features(daily, ["dayofweek", "dayofyear", *SUN_FEATURES], freq="D", site=GREENSBORO)
-    assert time.perf_counter() - start < 2.0

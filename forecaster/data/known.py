@@ -82,6 +82,11 @@ def _daily(freq: str) -> bool:
     return step is None or step >= _DAY
 
 
+def needs_site(names) -> bool:
+    """True when ``names`` include a sun feature (computed for a place)."""
+    return any(n in SUN_FEATURES for n in names)
+
+
 def check_known(names, *, freq: str, site: Site | None) -> None:
     """A one-line ConfigError for an unknown or repeated name, a sun feature without a site, or
     the hour of day on steps of a day or longer (a constant); else None."""
