@@ -113,6 +113,15 @@ class DataConfig(StrictModel):
     """Column to forecast; ``None`` means the source default (``close`` for stocks, ``temperature_2m`` for weather)."""
     covariates: list[str] | None = None
     """Input columns besides the target; ``None`` means the source default, ``[]`` none."""
+    future_covariates: list[str] = Field(default_factory=list)
+    """Columns whose values are known ahead (a CSV/Parquet's planned prices, promotions, a
+    temperature forecast): the model reads their value at every forecast step. The file may carry
+    rows beyond the target's last value for them, and ``predict`` needs a value for every step.
+    Backtests read the file's value at each step: the user's promise that it was known then."""
+    weather_forecasts: list[str] = Field(default_factory=list)
+    """Weather variables whose *forecast* is an input known ahead (open-meteo: ``temperature_2m``):
+    as issued before each origin for training and backtests (Open-Meteo's Previous Runs API),
+    the live forecast at predict time; see :mod:`forecaster.data.sources.weather_forecasts`."""
     start: dt.date | None = None
     end: dt.date | None = None
     timezone: str | None = None
@@ -206,6 +215,12 @@ class ModelConfig(StrictModel):
     dropout: float = Field(0.1, ge=0.0, lt=1.0)
     calendar: list[Literal["hour", "dayofweek", "dayofyear"]] | None = None
     """Calendar features as sin/cos pairs; ``None`` picks by frequency (hourly: hour + dayofyear)."""
+    known: list[str] | None = None
+    """Built-in features of each forecast step's timestamp, known ahead: ``hour``, ``dayofweek``,
+    ``dayofyear`` (sin/cos), exchange sessions (``month_end``, ``quarter_end``, ``pre_holiday``,
+    ``post_holiday``, ``third_friday``) and, for a weather place, ``sun_elevation`` and
+    ``clearsky_ghi`` (see :mod:`forecaster.data.known`). ``None``: the measured default (none);
+    ``[]``: none."""
     anchor: Literal["auto", "naive", "seasonal_naive", "drift"] = "auto"
     """The forecast an untrained model makes and training corrects: ``auto`` picks the one of naive,
     seasonal naive (season from ``backtest.season`` or the frequency) and drift over the lookback

@@ -30,7 +30,7 @@ import torch
 
 from forecaster.config import Config, dump_config, read_yaml, validate_config
 from forecaster.data import calendars
-from forecaster.data.features import FeatureSpec, build_features
+from forecaster.data.features import FeatureSpec, ahead_values, build_features
 from forecaster.data.series import TRADING_DAYS, Series, is_intraday
 from forecaster.data.splits import SPLIT_NAMES, SPLITS, Cuts, cuts_for, origins_in, split_rows
 from forecaster.errors import DataError, ForecasterError, ModelError
@@ -60,8 +60,9 @@ def anchor_season(cfg: Config) -> int:
     return (cfg.backtest.season or 1) if cfg.model.anchor == "seasonal_naive" else 1
 
 
-def build_module(cfg: Config, n_features: int) -> GRURegressor:
-    """A fresh network sized by the config (and the feature count of its spec).
+def build_module(cfg: Config, n_features: int, n_known: int = 0) -> GRURegressor:
+    """A fresh network sized by the config (and the feature count and known-ahead columns of its
+    spec: :func:`module_for`).
 
     ``model.anchor`` must be resolved (as in a saved config); ``auto`` -- a config saved before
     anchors existed -- builds the naive start those models had.
@@ -83,7 +84,13 @@ def build_module(cfg: Config, n_features: int) -> GRURegressor:
         season=anchor_season(cfg),
         n_members=len(cfg.data.group.symbols) if cfg.data.group is not None else 0,
         member_embedding=m.member_embedding,
+        n_known=n_known,
     )
+
+
+def module_for(cfg: Config, spec: FeatureSpec) -> GRURegressor:
+    """A fresh network for ``cfg`` that reads the features of ``spec``."""
+    return build_module(cfg, spec.n_features, spec.n_known)
 
 
 def legacy_state(state: dict[str, torch.Tensor], module: GRURegressor) -> dict[str, torch.Tensor]:
@@ -197,17 +204,35 @@ class FittedModel:
         feats = torch.from_numpy(build_features(series, self.spec))
         # (T - L + 1, F, L), a view: window o - L covers rows [o - L, o), ending just before o
         windows = feats.unfold(0, L, 1)
+        steps = self._known_steps(series, feats, int(origins.max()))
         device, member = self.module.device, self.member_id(series)
         out: tuple[list, list] = ([], [])
         self.module.eval()
         with torch.inference_mode():
-            for chunk in torch.from_numpy(origins - L).split(PREDICT_BATCH):
-                x = windows[chunk].transpose(1, 2).contiguous().to(device)
+            for chunk in torch.from_numpy(origins).split(PREDICT_BATCH):
+                x = windows[chunk - L].transpose(1, 2).contiguous().to(device)
                 ids = None if member is None else torch.full((len(x),), member, device=device)
-                out[0].append(self.module(x, ids).double().cpu())
+                future = None if steps is None else steps[chunk].transpose(1, 2).to(device)
+                out[0].append(self.module(x, ids, future).double().cpu())
                 if anchor:
                     out[1].append(self.module.forward_anchor(x).double().cpu())
         return [torch.cat(part).numpy() for part in out if part]
+
+    def _known_steps(self, series: Series, feats: torch.Tensor, last: int) -> torch.Tensor | None:
+        """The known-ahead block of every forecast step, as windows: (T' - H + 1, K, H), window
+        ``o`` the steps ``[o, o + H)``; None for a model without inputs known ahead. The rows of
+        the series carry their own values (as known at each origin: see
+        :mod:`forecaster.data.features`); an origin whose steps pass the last row (``predict``)
+        reads the steps after it from ``series.ahead`` and the stamps' own features."""
+        k, H = self.spec.n_known, self.horizon
+        if not k:
+            return None
+        block = feats[:, feats.shape[1] - k :]
+        if last + H > len(series):
+            stamps = future_index(series.end, series.freq, H, self.calendar_of(series))
+            after = torch.from_numpy(ahead_values(series, self.spec, stamps).astype(np.float32))
+            block = torch.cat([block, after])
+        return block.unfold(0, H, 1)
 
     def procedure(self) -> FittedModel:
         """This model with the procedure's weights: the ones the fit evaluated on the validation
@@ -216,7 +241,7 @@ class FittedModel:
         procedure's."""
         if self.procedure_state is None:
             return self
-        module = build_module(self.config, self.spec.n_features)
+        module = module_for(self.config, self.spec)
         module.load_state_dict(self.procedure_state)
         module = module.to(self.module.device).eval()
         return replace(self, module=module, procedure_state=None)
@@ -331,7 +356,7 @@ class FittedModel:
             "normalization.json", lambda p: FeatureSpec.from_dict(json.loads(p.read_text("utf-8")))
         )
         meta = read("meta.json", _parse_meta)
-        module = build_module(cfg, spec.n_features)
+        module = module_for(cfg, spec)
         read(
             "model.pt",
             lambda p: module.load_state_dict(
@@ -387,7 +412,7 @@ def _read_file(directory: Path, name: str, parse):
 
 def _read_state(path: Path, cfg: Config, spec: FeatureSpec) -> dict[str, torch.Tensor]:
     """A state_dict file checked against the network the config builds (shapes, keys)."""
-    module = build_module(cfg, spec.n_features)
+    module = module_for(cfg, spec)
     module.load_state_dict(
         legacy_state(torch.load(path, map_location="cpu", weights_only=True), module)
     )

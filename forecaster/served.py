@@ -33,7 +33,7 @@ from forecaster.config import Config, TrainConfig
 from forecaster.data.splits import window_starts
 from forecaster.data.windows import WindowDataModule, WindowDataset, batch_loader
 from forecaster.epochs import batches_per_epoch, epoch_share
-from forecaster.fitted import FittedModel, build_module
+from forecaster.fitted import FittedModel, module_for
 from forecaster.loop import cpu_threads, quiet_and_threaded
 from forecaster.meta import ServedMeta, ServeMethod
 
@@ -145,7 +145,7 @@ def serve(
     started = time.perf_counter()
     procedure = {k: v.detach().clone() for k, v in fitted.module.state_dict().items()}
     torch.manual_seed(cfg.train.seed)  # the fresh weights and the dropout: the same every time
-    module = build_module(fitted.config, dm.spec.n_features)
+    module = module_for(fitted.config, dm.spec)
     if not plan.fresh:
         module.load_state_dict(procedure)
     module.blend.fill_(1.0)  # train the whole correction, as the procedure did
@@ -181,7 +181,9 @@ def _dataset(dm: WindowDataModule, first_origin: Sequence[int], stride: int) -> 
         for i, (s, lo) in enumerate(zip(dm.members, first_origin, strict=True))
     ]
     members = np.repeat(np.arange(len(per_member)), [len(p) for p in per_member])
-    return WindowDataset(dm.data, np.concatenate(per_member), L, H, members, dm.with_member)
+    return WindowDataset(
+        dm.data, np.concatenate(per_member), L, H, members, dm.with_member, dm.spec.n_known
+    )
 
 
 def _train(module, loader, plan: Recipe, t: TrainConfig, precision: str) -> None:

@@ -34,7 +34,7 @@ from forecaster.data.windows import WindowDataModule
 from forecaster.epochs import batches_per_epoch, epoch_share
 from forecaster.errors import DataError
 from forecaster.fit_meta import fit_meta
-from forecaster.fitted import FittedModel, build_module, legacy_state
+from forecaster.fitted import FittedModel, legacy_state, module_for
 from forecaster.intervals import Calibration, scores, window_scale
 from forecaster.loop import (
     EpochBar,
@@ -103,7 +103,7 @@ def fit_model(
     dm.setup("fit")
     anchor = choose_anchor(dm, cfg, members[0].freq)
     resolved = _resolved_config(cfg, members[0], dm.spec, anchor, data)
-    module = build_module(resolved, dm.spec.n_features)
+    module = module_for(resolved, dm.spec)
     warm = _warm_start(module, init_from, dm.spec) if init_from is not None else False
     run = _train(module, dm, cfg, progress_bar, callbacks, out_dir, trainer_kwargs)
     meta = fit_meta(dm, run.epochs, run.seconds, warm_start=warm, **run.record(module))

@@ -45,9 +45,9 @@ def test_the_validation_windows_are_forecast_once_per_fit(aapl, monkeypatch):
     seen: list[int] = []
     real_forward = GRURegressor.forward
 
-    def counting(self, x, member=None):
+    def counting(self, x, member=None, future=None):
         seen.append(len(x))
-        return real_forward(self, x, member)
+        return real_forward(self, x, member, future)
 
     real_fit = pl.Trainer.fit
 

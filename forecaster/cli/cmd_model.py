@@ -33,6 +33,12 @@ def model_options(func):
         ),
         click.option("--lookback", type=int, help="Input window length, in steps."),
         click.option("--horizon", type=int, help="Steps to forecast."),
+        click.option(
+            "--known",
+            help="Built-in inputs known ahead of each forecast step, comma-separated: hour, "
+            "dayofweek, dayofyear, month_end, quarter_end, pre_holiday, post_holiday, "
+            "third_friday, sun_elevation, clearsky_ghi; 'none' for none (default: measured, none).",
+        ),
         click.option("--layers", type=int, help="Stacked GRU layers."),
         click.option("--hidden-size", type=int, help="GRU hidden units per direction."),
         click.option(
@@ -67,6 +73,14 @@ def device_options(func):
     return apply_options(func, options)
 
 
+def _known_flag(text: str | None) -> list[str] | None:
+    """``--known hour,dayofweek`` -> the list; ``none`` -> []; unset -> None (the config's)."""
+    if text is None:
+        return None
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    return [] if names == ["none"] else names
+
+
 def build_config(kw: dict[str, Any]):
     """Series flags + model flags + --config -> a resolved Config."""
     from forecaster import api
@@ -77,6 +91,7 @@ def build_config(kw: dict[str, Any]):
         {
             "model.lookback": kw.pop("lookback", None),
             "model.horizon": kw.pop("horizon", None),
+            "model.known": _known_flag(kw.pop("known", None)),
             "model.num_layers": kw.pop("layers", None),
             "model.hidden_size": kw.pop("hidden_size", None),
             "model.bidirectional": kw.pop("bidirectional", None),

@@ -46,6 +46,17 @@ def series_options(func):
             help="Comma-separated value columns to keep (--csv) or weather variables to fetch.",
         ),
         click.option(
+            "--future-covariates",
+            help="Comma-separated columns of a --csv file known ahead (planned prices, a "
+            "temperature forecast): inputs at every forecast step. Rows after the target's last "
+            "value carry them for predict.",
+        ),
+        click.option(
+            "--weather-forecasts",
+            help="Comma-separated weather variables whose forecast is an input (--city/--lat/"
+            "--lon), as issued before each origin: e.g. temperature_2m.",
+        ),
+        click.option(
             "--interval", help="Sampling interval: 1d, 1h, 15m, ... (default from the config)."
         ),
         click.option("--start", help="First date to use, YYYY-MM-DD."),
@@ -94,13 +105,16 @@ def data_overrides(kw: dict[str, Any]) -> dict[str, Any]:
     """Dotted config overrides (``data.*``) from the series flags; unset flags are left out
     (``None``). A comma-separated ``--ticker`` or ``--city`` names a group (``data.group``)."""
     columns = kw.get("columns")
+    listed = {k: _listed(kw.get(k)) for k in ("future_covariates", "weather_forecasts")}
     series = {f"data.{f}": None for f in (*flags.series_fields(), "group")}
     return {
         **series,
         **flags.choose_one(kw).overrides(),
         "data.target": kw.get("target"),
         "data.time_column": kw.get("time_column"),
-        "data.variables": [c.strip() for c in columns.split(",") if c.strip()] if columns else None,
+        "data.variables": _listed(columns),
+        "data.future_covariates": listed["future_covariates"],
+        "data.weather_forecasts": listed["weather_forecasts"],
         "data.interval": kw.get("interval"),
         "data.start": kw.get("start"),
         "data.end": kw.get("end"),
@@ -113,6 +127,11 @@ def data_overrides(kw: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _listed(text: str | None) -> list[str] | None:
+    """``"a, b"`` -> ``["a", "b"]``; an unset flag -> None (left to the config)."""
+    return [c.strip() for c in text.split(",") if c.strip()] if text else None
+
+
 def pop_series_kwargs(kw: dict[str, Any]) -> dict[str, Any]:
     """Remove the series flags from a command's kwargs and return them."""
     names = (
@@ -120,6 +139,8 @@ def pop_series_kwargs(kw: dict[str, Any]) -> dict[str, Any]:
         "target",
         "time_column",
         "columns",
+        "future_covariates",
+        "weather_forecasts",
         "interval",
         "start",
         "end",

@@ -4,7 +4,12 @@ Columns of the (T, F) float32 matrix, in order:
 
 * column 0: the target in its own units (never globally scaled: the model normalises it per window);
 * covariates, standardised with a mean/std fitted on the training rows only;
-* calendar features as sin/cos pairs (hour of day, day of week, day of year).
+* calendar features as sin/cos pairs (hour of day, day of week, day of year);
+* the *known-ahead* block, K columns last: columns whose value at a row is known before that row
+  (``future``: a CSV's planned prices or promotions, a weather forecast as issued; standardised like
+  covariates) and built-in features of the row's timestamp (``known``: calendar of the step,
+  exchange sessions, sun position; see :mod:`forecaster.data.known`). A window reads these K
+  columns over its horizon rows too: the inputs known at the origin for each forecast step.
 
 Stock covariates are derived from OHLCV columns by name: ``log_return`` (log close_t / close_{t-1}),
 ``log_return_{n}`` (log close_t / close_{t-n}), ``range`` ((high - low) / close), ``log_volume``
@@ -44,32 +49,66 @@ class FeatureSpec:
     mean: tuple[float, ...]
     """Per covariate, fitted on the training rows (units of the raw covariate)."""
     std: tuple[float, ...]
+    future: tuple[str, ...] = ()
+    """Columns known ahead (``data.future_covariates``): an input at every forecast step."""
+    future_mean: tuple[float, ...] = ()
+    """Per future column, fitted on the training rows (its raw units)."""
+    future_std: tuple[float, ...] = ()
+    known: tuple[str, ...] = ()
+    """Built-in features of each step's timestamp (``model.known``; :mod:`forecaster.data.known`)."""
+    site: tuple[float, float] | None = None
+    """(latitude, longitude) in degrees that sun-position features are computed for."""
+
+    @property
+    def known_names(self) -> list[str]:
+        """Column names of the known-ahead block (the last :attr:`n_known` columns)."""
+        from forecaster.data import known  # it reuses calendar_features below
+
+        builtin = known.column_names(self.known) if self.known else []
+        return [*self.future, *builtin]
+
+    @property
+    def n_known(self) -> int:
+        """K: columns of the known-ahead block, read over the lookback and the horizon."""
+        return len(self.known_names)
 
     @property
     def names(self) -> list[str]:
-        """Column names of the feature matrix (target first)."""
+        """Column names of the feature matrix (target first, the known-ahead block last)."""
         cal = [f"{c}_{fn}" for c in self.calendar for fn in ("sin", "cos")]
-        return [self.target, *self.covariates, *cal]
+        return [self.target, *self.covariates, *cal, *self.known_names]
 
     @property
     def n_features(self) -> int:
-        return 1 + len(self.covariates) + 2 * len(self.calendar)
+        return 1 + len(self.covariates) + 2 * len(self.calendar) + self.n_known
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable state (the "normalisation state" saved beside a model)."""
-        return {**asdict(self), "feature_names": self.names}
+        d = {**asdict(self), "feature_names": self.names}
+        d["site"] = None if self.site is None else list(self.site)
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> FeatureSpec:
+        """The spec of a saved model (a model saved before known-ahead inputs has none)."""
+        floats = lambda key: tuple(float(v) for v in d.get(key, ()))  # noqa: E731
+        site = d.get("site")
         spec = cls(
             target=str(d["target"]),
             covariates=tuple(str(c) for c in d["covariates"]),
             calendar=tuple(str(c) for c in d["calendar"]),
-            mean=tuple(float(v) for v in d["mean"]),
-            std=tuple(float(v) for v in d["std"]),
+            mean=floats("mean"),
+            std=floats("std"),
+            future=tuple(str(c) for c in d.get("future", ())),
+            future_mean=floats("future_mean"),
+            future_std=floats("future_std"),
+            known=tuple(str(c) for c in d.get("known", ())),
+            site=None if site is None else (float(site[0]), float(site[1])),
         )
         if not (len(spec.mean) == len(spec.std) == len(spec.covariates)):
             raise ValueError("mean/std do not match the covariates")
+        if not (len(spec.future_mean) == len(spec.future_std) == len(spec.future)):
+            raise ValueError("future_mean/future_std do not match the future covariates")
         return spec
 
 
@@ -99,6 +138,22 @@ def default_calendar(freq: str) -> list[str]:
     if step == pd.Timedelta(days=1):
         return ["dayofweek", "dayofyear"]
     return ["dayofyear"]
+
+
+FORECAST_PREFIX = "forecast_"
+"""Columns a loader attaches with weather forecasts as issued (``forecast_temperature_2m``)."""
+
+
+def forecast_columns(series: Series) -> list[str]:
+    """The weather-forecast columns the loader attached to ``series`` (known ahead by nature)."""
+    return [c for c in series.frame.columns if str(c).startswith(FORECAST_PREFIX)]
+
+
+def default_known(series: Series, site) -> list[str]:
+    """The built-in known-ahead features a fit uses unless ``model.known`` names them: none.
+    Measured on every bundled series with ``benchmarks/bench_known.py`` (README, "Inputs known
+    ahead"): switching them on did not beat the defaults by more than noise, so they are opt-in."""
+    return []
 
 
 # -- raw features -----------------------------------------------------------------------------------
@@ -192,14 +247,30 @@ def calendar_features(index: pd.DatetimeIndex, names: tuple[str, ...] | list[str
 
 
 # -- fit and apply ---------------------------------------------------------------------------------
-def resolve_covariates(series: Series, covariates: list[str] | None) -> list[str]:
-    """``None`` -> the source default; the target is always column 0, so it is never a covariate."""
+def resolve_covariates(
+    series: Series, covariates: list[str] | None, future: Sequence[str] = ()
+) -> list[str]:
+    """``None`` -> the source default; the target is always column 0, so it is never a covariate,
+    and a column known ahead (``future``) is read in the known-ahead block, not here."""
     names = default_covariates(series) if covariates is None else list(covariates)
     seen: list[str] = []
     for name in names:
-        if name != series.target and name not in seen:
+        if name != series.target and name not in seen and name not in future:
             seen.append(name)
     return seen
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """What the model reads besides the target, as the config names it: past covariates (None:
+    the source default), calendar (None: by frequency), columns known ahead, built-in known-ahead
+    features and the site their sun position is computed for."""
+
+    covariates: list[str] | None = None
+    calendar: list[str] | None = None
+    future: tuple[str, ...] = ()
+    known: tuple[str, ...] = ()
+    site: tuple[float, float] | None = None
 
 
 def fit_spec(
@@ -207,57 +278,82 @@ def fit_spec(
     covariates: list[str] | None,
     calendar: list[str] | None,
     train_rows: int,
+    **known: Any,
 ) -> FeatureSpec:
-    """Choose the features and fit the covariate scaler on rows ``[0, train_rows)`` only."""
-    return fit_group_spec([series], covariates, calendar, [train_rows])
+    """Choose the features and fit the scalers on rows ``[0, train_rows)`` only (``known``: the
+    other fields of :class:`Inputs`)."""
+    return fit_group_spec([series], Inputs(covariates, calendar, **known), [train_rows])
 
 
 def fit_group_spec(
-    members: Sequence[Series],
-    covariates: list[str] | None,
-    calendar: list[str] | None,
-    train_rows: Sequence[int],
+    members: Sequence[Series], inputs: Inputs, train_rows: Sequence[int]
 ) -> FeatureSpec:
     """One spec for a group (or a series, a group of one): the features the first member resolves
-    to (every member must have them), the covariate scaler fitted on rows ``[0, train_rows[i])`` of
-    every member i, so one saved spec serves every member (and a series that was not in the group)."""
+    to (every member must have them), the scalers fitted on rows ``[0, train_rows[i])`` of every
+    member i, so one saved spec serves every member (and a series that was not in the group)."""
     first = members[0]
-    names = tuple(resolve_covariates(first, covariates))
+    future = tuple(inputs.future)
+    names = tuple(resolve_covariates(first, inputs.covariates, future))
     for m in members[1:]:
-        if m.target != first.target or tuple(resolve_covariates(m, covariates)) != names:
+        if (
+            m.target != first.target
+            or tuple(resolve_covariates(m, inputs.covariates, future)) != names
+        ):
             raise DataError(
                 f"group member {m.symbol} has other columns than {first.symbol} (target "
                 f"{m.target} vs {first.target}) — members need the same target and covariates"
             )
-    cal = tuple(default_calendar(first.freq) if calendar is None else calendar)
-    raw = np.concatenate(
-        [raw_covariates(m, names)[:rows] for m, rows in zip(members, train_rows, strict=True)]
-    )
+    for m in members:
+        check_future(m, future)
+    cal = tuple(default_calendar(first.freq) if inputs.calendar is None else inputs.calendar)
+    rows = list(zip(members, train_rows, strict=True))
+    raw = np.concatenate([raw_covariates(m, names)[:n] for m, n in rows])
+    ahead = np.concatenate([raw_covariates(m, future)[:n] for m, n in rows])
     if len(raw) < 2:
         across = " across the group" if len(members) > 1 else ""
         raise DataError(f"need at least 2 training rows{across} to fit the scaler, got {len(raw)}")
-    return spec_from_rows(first.target, names, cal, raw)
-
-
-def spec_from_rows(
-    target: str, names: tuple[str, ...], calendar: tuple[str, ...], raw: np.ndarray
-) -> FeatureSpec:
-    """The spec whose covariate scaler is the mean/std of ``raw`` (rows x covariates, raw units):
-    the training rows of one series, or of every member of a group."""
-    mean = raw.mean(axis=0)
-    std = raw.std(axis=0)
-    std = np.where(std > 1e-12, std, 1.0)  # a constant covariate is centred, not blown up
+    mean, std = _scaler(raw)
+    future_mean, future_std = _scaler(ahead)
     return FeatureSpec(
-        target=target,
+        target=first.target,
         covariates=names,
-        calendar=calendar,
-        mean=tuple(float(v) for v in mean),
-        std=tuple(float(v) for v in std),
+        calendar=cal,
+        mean=mean,
+        std=std,
+        future=future,
+        future_mean=future_mean,
+        future_std=future_std,
+        known=tuple(inputs.known),
+        site=inputs.site,
     )
 
 
+def _scaler(raw: np.ndarray) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Per column of ``raw`` (rows x columns, raw units): the mean and std of the training rows."""
+    mean = raw.mean(axis=0)
+    std = raw.std(axis=0)
+    std = np.where(std > 1e-12, std, 1.0)  # a constant covariate is centred, not blown up
+    return tuple(float(v) for v in mean), tuple(float(v) for v in std)
+
+
+def check_future(series: Series, future: Sequence[str]) -> None:
+    """A DataError unless every column known ahead is a column of the series (not the target)."""
+    for name in future:
+        if name == series.target:
+            raise DataError(
+                f"{series.source}:{series.symbol}: '{name}' is the target — its future is what "
+                "the model forecasts, so it cannot be known ahead; drop it from --future-covariates"
+            )
+        if name not in series.frame.columns:
+            raise DataError(
+                f"{series.source}:{series.symbol}: future covariate '{name}' is not a column of "
+                f"the series (columns: {list(series.frame.columns)}) — name a column of the file"
+            )
+
+
 def build_features(series: Series, spec: FeatureSpec) -> np.ndarray:
-    """The input matrix (T, F) float32: target in units, standardised covariates, calendar sin/cos."""
+    """The input matrix (T, F) float32: target in units, standardised covariates, calendar sin/cos,
+    and the known-ahead block (standardised future columns, built-in known features)."""
     if spec.target not in series.frame.columns:
         raise DataError(
             f"{series.source}:{series.symbol}: the model forecasts '{spec.target}', which the series lacks "
@@ -266,4 +362,45 @@ def build_features(series: Series, spec: FeatureSpec) -> np.ndarray:
     target = series.frame[spec.target].to_numpy(dtype=np.float64)[:, None]
     cov = (raw_covariates(series, spec.covariates) - np.asarray(spec.mean)) / np.asarray(spec.std)
     cal = calendar_features(series.index, spec.calendar)
-    return np.concatenate([target, cov, cal], axis=1).astype(np.float32)
+    check_future(series, spec.future)
+    ahead = series.frame[list(spec.future)].to_numpy(dtype=np.float64)
+    block = known_block(ahead, series.index, series, spec)
+    return np.concatenate([target, cov, cal, block], axis=1).astype(np.float32)
+
+
+def known_block(
+    future: np.ndarray, stamps: pd.DatetimeIndex, series: Series, spec: FeatureSpec
+) -> np.ndarray:
+    """The known-ahead block (len(stamps), K) float64 at ``stamps`` (the series' rows, or the
+    steps after its end): ``future`` (len(stamps), len(spec.future)) in raw units standardised
+    with the training scaler, then the built-in features of each stamp."""
+    scaled = (future - np.asarray(spec.future_mean)) / np.asarray(spec.future_std)
+    if not spec.known:
+        return scaled.reshape(len(stamps), len(spec.future))
+    from forecaster.data import known  # it reuses calendar_features below
+
+    site = None if spec.site is None else known.Site(*spec.site)
+    builtin = known.known_features(
+        stamps, spec.known, freq=series.freq, calendar=series.calendar, site=site
+    )
+    return np.concatenate([scaled.reshape(len(stamps), len(spec.future)), builtin], axis=1)
+
+
+def ahead_values(series: Series, spec: FeatureSpec, stamps: pd.DatetimeIndex) -> np.ndarray:
+    """The known-ahead block (H, K) of the forecast steps ``stamps`` after the series' last row:
+    the future columns from ``series.ahead`` (every step needs a value: else a one-line DataError
+    naming the columns and the first missing time) and the built-in features of the stamps."""
+    given = series.ahead if series.ahead is not None else pd.DataFrame(index=stamps[:0])
+    cols = list(spec.future)
+    have = given.reindex(index=stamps, columns=cols)
+    missing = have.isna()
+    if missing.to_numpy().any():
+        lacking = [c for c in cols if missing[c].any()]
+        first = stamps[missing.any(axis=1).to_numpy()][0]
+        raise DataError(
+            f"{series.source}:{series.symbol}: the model needs the values known ahead of "
+            f"{', '.join(lacking)} for every forecast step, and they are missing from {first} "
+            f"on ({len(stamps)} steps after {series.end}) — add rows for them after the "
+            "target's last value in the file"
+        )
+    return known_block(have.to_numpy(dtype=np.float64), stamps, series, spec)

@@ -130,14 +130,15 @@ def default_known(freq: str, *, stock: bool, site: Site | None) -> list[str]:
 
 
 def site_of(data_cfg) -> Site | None:
-    """The place of an Open-Meteo weather config (a built-in city, or --lat/--lon); None for any
-    other source and for a group (its members have several places). No network: the city table
+    """The place of a weather config (a source with ``place_of``: a built-in city, or --lat/--lon);
+    None for any other source and for a group (its members have several places). No network: the city table
     of :mod:`forecaster.data.sources.places`; a bad place is its ConfigError."""
-    if getattr(data_cfg, "source", None) != "open-meteo" or getattr(data_cfg, "group", None):
-        return None
-    from forecaster.data.sources.places import resolve_place
+    from forecaster.data.sources import SOURCES
 
-    place = resolve_place(data_cfg.symbol, data_cfg.latitude, data_cfg.longitude)
+    place_of = getattr(SOURCES.get(getattr(data_cfg, "source", None)), "place_of", None)
+    if place_of is None or getattr(data_cfg, "group", None):
+        return None
+    place = place_of(data_cfg)
     return Site(place.latitude, place.longitude)
 
 

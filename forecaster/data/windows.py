@@ -20,7 +20,15 @@ import torch
 from torch.utils.data import DataLoader, Dataset, RandomSampler, SequentialSampler
 
 from forecaster.config import Config
-from forecaster.data.features import FeatureSpec, build_features, fit_group_spec
+from forecaster.data import known
+from forecaster.data.features import (
+    FeatureSpec,
+    Inputs,
+    build_features,
+    default_known,
+    fit_group_spec,
+    forecast_columns,
+)
 from forecaster.data.group import SeriesGroup
 from forecaster.data.series import Series
 from forecaster.data.shards import EpochBatchSampler, shard_sampler
@@ -44,9 +52,12 @@ class WindowDataset(Dataset):
 
     ``data``: (T, F) float32, column 0 the target in units (for a group: the members' matrices one
     after another). ``starts``: (N,) first input row of each window. ``members``: (N,) the member
-    of each window, returned as a third item when ``with_member`` (for a learned series
-    embedding). ``ds[positions]`` with B positions (a list or tensor, as a BatchSampler yields
-    them) returns ``x`` (B, L, F) and ``y`` (B, H), the target in units[, ``member`` (B,) int64].
+    of each window, returned as the last item when ``with_member`` (for a learned series
+    embedding). ``n_known``: K, the last columns of ``data`` are the known-ahead block (see
+    :mod:`forecaster.data.features`). ``ds[positions]`` with B positions (a list or tensor, as a
+    BatchSampler yields them) returns ``x`` (B, L, F) and ``y`` (B, H), the target in units[,
+    ``future`` (B, H, K): the known-ahead block of the horizon rows, when K > 0][, ``member`` (B,)
+    int64].
     """
 
     def __init__(
@@ -57,9 +68,11 @@ class WindowDataset(Dataset):
         horizon: int,
         members: np.ndarray | None = None,
         with_member: bool = False,
+        n_known: int = 0,
     ):
         self.data = data
         self.lookback, self.horizon = lookback, horizon
+        self.n_known = n_known
         self.windows = data.unfold(0, lookback + horizon, 1)  # (T - L - H + 1, F, L + H), a view
         self.starts = torch.as_tensor(starts, dtype=torch.long)
         members = np.zeros(len(starts), dtype=np.int64) if members is None else members
@@ -75,7 +88,11 @@ class WindowDataset(Dataset):
         flat = positions.reshape(-1)
         w = self.windows[self.starts[flat]].transpose(1, 2)  # (B, L + H, F)
         x, y = w[:, : self.lookback].contiguous(), w[:, self.lookback :, 0].contiguous()
-        out = (x, y, self.members[flat]) if self.with_member else (x, y)
+        out: tuple[torch.Tensor, ...] = (x, y)
+        if self.n_known:  # the known-ahead block over the horizon rows: (B, H, K)
+            out += (w[:, self.lookback :, -self.n_known :].contiguous(),)
+        if self.with_member:
+            out += (self.members[flat],)
         return tuple(part[0] for part in out) if single else out
 
 
@@ -115,6 +132,29 @@ def shard_of(trainer, split: str, seed: int) -> dict | None:
 
 
 # -- the DataModule ----------------------------------------------------------------------------------
+def inputs_of(cfg: Config, members: Sequence[Series]) -> Inputs:
+    """The inputs ``cfg`` asks for: covariates and calendar of the lookback; columns known ahead
+    (``data.future_covariates``, and the weather forecasts the loader attached); built-in
+    features of each step (``model.known``; None: :func:`~forecaster.data.features.default_known`)
+    and the place their sun position is computed for."""
+    first = members[0]
+    site = known.site_of(cfg.data)
+    names = cfg.model.known
+    if names is None:
+        names = default_known(first, site)
+    known.check_known(names, freq=first.freq, site=site)
+    future = [*cfg.data.future_covariates, *forecast_columns(first)]
+    return Inputs(
+        covariates=cfg.data.covariates,
+        calendar=cfg.model.calendar,
+        future=tuple(dict.fromkeys(future)),
+        known=tuple(names),
+        site=None
+        if site is None or not known.needs_site(names)
+        else (site.latitude, site.longitude),
+    )
+
+
 class SplitLoaders:
     """The train/val/test loaders of a datamodule with ``datasets``, ``cfg``, ``trainer`` and a
     seeded ``_generator``: shuffled batches for training, ordered batches 4x larger to evaluate,
@@ -197,9 +237,7 @@ class WindowDataModule(SplitLoaders, pl.LightningDataModule):
         self._check_splits()
         if self.spec is None:
             train_rows = [b["train"][1] for b in self.bounds]
-            self.spec = fit_group_spec(
-                self.members, self.cfg.data.covariates, self.cfg.model.calendar, train_rows
-            )
+            self.spec = fit_group_spec(self.members, inputs_of(self.cfg, self.members), train_rows)
         # one copy of the features, filled member by member; every window below is a view into it
         self.offsets = np.concatenate([[0], np.cumsum([len(s) for s in self.members])])
         self.data = torch.empty((int(self.offsets[-1]), self.spec.n_features), dtype=torch.float32)
@@ -218,7 +256,7 @@ class WindowDataModule(SplitLoaders, pl.LightningDataModule):
         self.counts[split] = [len(s) for s in per_member]
         members = np.repeat(np.arange(len(self.members)), self.counts[split])
         starts = np.concatenate(per_member)
-        return WindowDataset(self.data, starts, L, H, members, self.with_member)
+        return WindowDataset(self.data, starts, L, H, members, self.with_member, self.spec.n_known)
 
     def _check_splits(self) -> None:
         """One-line DataError unless the train and val splits hold a full window (of some member)."""

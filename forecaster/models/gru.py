@@ -8,13 +8,20 @@ Data flow for one batch (shapes; L = lookback, H = horizon, F = features, D = 2 
       -> anchor: z_hist @ A.T, a fixed (H, L) map (naive, seasonal naive or drift; see anchor)
       -> GRU (num_layers, dropout between layers)             out (B, L, D * hidden)
       -> [forward state at the last step, backward state at the last step, backward final state]
+                                                              s (B, W), W = hidden * (3 or 1)
       -> Linear -> (B, H)  +  Linear skip path on z_hist (B, L) -> (B, H): the learned correction
+      [+ the known-ahead decoder, when the windows carry K inputs known ahead, future (B, H, K):
+         gate: Linear(W -> K) per window, summed with each step's inputs    (B, H)
+         step MLP: [s ; future_h] (W + K) -> Linear -> GELU -> Linear -> 1, shared by every step h
+       so each step's output depends on that step's own known inputs, weighted by what the
+       lookback says (e.g. how strongly the target follows a planned price)]
       -> z = anchor + blend * correction (B, H) dimensionless -> z * scale + loc -> forecast in units
 
 The loss is the MSE of ``z`` (normalised space), so windows at any price level weigh alike; the
 validation MAE and RMSE are logged in the series' own units (under DDP summed over every process's
 share of the windows first, so each process logs the whole split's values). The correction starts
-at zero (head and skip initialised to zero), so an untrained model *is* its anchor and training
+at zero (head, skip, the gate and the step MLP's output layer initialised to zero), so an untrained
+model *is* its anchor and training
 learns the residual over it; weight decay pulls towards the anchor, not away from it. ``blend``
 (a buffer, 1 while training) shrinks the correction after training when validation says a partial
 step is better.
@@ -59,6 +66,8 @@ class GRURegressor(pl.LightningModule):
         season: int = 1,
         n_members: int = 0,
         member_embedding: int = 0,
+        n_known: int = 0,
+        known_hidden: int = 32,
     ):
         super().__init__()
         if min(n_features, lookback, horizon, hidden_size, num_layers) < 1:
@@ -86,8 +95,16 @@ class GRURegressor(pl.LightningModule):
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(width, horizon)
         self.skip = nn.Linear(lookback, horizon)
+        zeroed = [self.head, self.skip]
+        self.known_gate = self.known_mlp = None
+        if n_known > 0:  # the decoder of inputs known ahead (see the module docstring)
+            self.known_gate = nn.Linear(width, n_known)
+            self.known_mlp = nn.Sequential(
+                nn.Linear(width + n_known, known_hidden), nn.GELU(), nn.Linear(known_hidden, 1)
+            )
+            zeroed += [self.known_gate, self.known_mlp[2]]
         # The learned correction starts at zero: an untrained model forecasts as its anchor.
-        for layer in (self.head, self.skip):
+        for layer in zeroed:
             nn.init.zeros_(layer.weight)
             nn.init.zeros_(layer.bias)
         self.register_buffer("anchor_map", anchor_matrix(anchor, lookback, horizon, season))
@@ -96,13 +113,17 @@ class GRURegressor(pl.LightningModule):
 
     # -- network ----------------------------------------------------------------------------------
     def forward_normalised(
-        self, x: torch.Tensor, member: torch.Tensor | None = None
+        self,
+        x: torch.Tensor,
+        member: torch.Tensor | None = None,
+        future: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``z`` (B, H) dimensionless, and the window's ``loc``, ``scale`` (B, 1) in units.
 
         x: (batch, lookback, n_features) float32, column 0 the target in units. member: (batch,)
         int64 member ids of a group model with an embedding (None: the members' mean vector,
-        for a series outside the group).
+        for a series outside the group). future: (batch, horizon, n_known) float32, the inputs
+        known ahead of each forecast step (required when ``n_known`` > 0).
         """
         base, target, loc, scale = self._anchor(x)
         z = torch.cat([target.unsqueeze(-1).to(x.dtype), x[:, :, 1:]], dim=-1)
@@ -117,8 +138,23 @@ class GRURegressor(pl.LightningModule):
         last = out[:, -1]
         if self.hparams.bidirectional:
             last = torch.cat([last, out[:, 0, self.hparams.hidden_size :]], dim=-1)
-        correction = self.head(self.dropout(last)) + self.skip(target)
+        state = self.dropout(last)
+        correction = self.head(state) + self.skip(target)
+        if self.known_gate is not None:
+            correction = correction + self._known(state, future)
         return base + self.blend * correction.float(), loc, scale
+
+    def _known(self, state: torch.Tensor, future: torch.Tensor | None) -> torch.Tensor:
+        """The known-ahead decoder's (B, H) share of the correction, from the encoder state
+        (B, W) and each step's known inputs ``future`` (B, H, K)."""
+        k = self.hparams.n_known
+        if future is None or future.shape[1:] != (self.hparams.horizon, k):
+            got = None if future is None else tuple(future.shape)
+            raise ValueError(f"this model reads inputs known ahead: future (B, H, {k}), got {got}")
+        future = future.to(state.dtype)
+        gated = (self.known_gate(state).unsqueeze(1) * future).sum(-1)  # (B, H)
+        steps = torch.cat([state.unsqueeze(1).expand(-1, future.shape[1], -1), future], dim=-1)
+        return gated + self.known_mlp(steps).squeeze(-1)
 
     def _anchor(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """The anchor's forecast (B, H) in normalised units, the normalised target (B, L), and
@@ -135,16 +171,24 @@ class GRURegressor(pl.LightningModule):
         base, _, loc, scale = self._anchor(x)
         return denormalise(base, loc, scale)
 
-    def forward(self, x: torch.Tensor, member: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self,
+        x: torch.Tensor,
+        member: torch.Tensor | None = None,
+        future: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """Forecast (batch, horizon) in target units from x: (batch, lookback, n_features) float32
-        (and, for a group model with an embedding, the windows' member ids (batch,))."""
-        z, loc, scale = self.forward_normalised(x, member)
+        (for a group model with an embedding, the windows' member ids (batch,); for a model of
+        inputs known ahead, their values at each step ``future`` (batch, horizon, n_known))."""
+        z, loc, scale = self.forward_normalised(x, member, future)
         return denormalise(z, loc, scale)
 
     # -- training ---------------------------------------------------------------------------------
     def _loss(self, batch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        x, y, *member = batch  # a group's batches may carry the member of each window
-        z, loc, scale = self.forward_normalised(x, member[0] if member else None)
+        # (x, y[, future][, member]): see forecaster.data.windows.WindowDataset
+        x, y, *rest = batch
+        future = rest.pop(0) if self.hparams.n_known else None
+        z, loc, scale = self.forward_normalised(x, rest[0] if rest else None, future)
         loss = F.mse_loss(z, normalise(y.float(), loc, scale))
         return loss, denormalise(z, loc, scale), y
 

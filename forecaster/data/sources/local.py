@@ -20,6 +20,7 @@ import logging
 import re
 import warnings
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -319,7 +320,8 @@ class LocalSource:
             interval=cfg.interval,
             key=base.series_key(self.name, file_key_name(path), None),  # two folders: two keys
             target=cfg.target,
-            columns=list(cfg.variables) or None,
+            columns=[*cfg.variables, *(c for c in cfg.future_covariates if c not in cfg.variables)]
+            or None,
             flag=f"--csv {path}",
             detail=path,
         )
@@ -337,7 +339,8 @@ class LocalSource:
         )
 
     def to_series(self, frame, meta: dict, req: base.Request, cfg: DataConfig, *, origin: str):
-        return to_series(
+        frame, ahead = split_ahead(frame, req.target, cfg.future_covariates, req.label)
+        series = to_series(
             base.slice_span(frame, cfg, f"file {req.label}"),
             req.detail.stem,
             target=req.target,
@@ -348,6 +351,41 @@ class LocalSource:
             interval=cfg.interval,
             **base.clean_options(cfg),
         )
+        if ahead is None or cfg.end is not None:  # a span cut before the file's end: no "ahead"
+            return series
+        return replace(series, ahead=_localized(ahead, series, cfg.timezone))
+
+
+def split_ahead(
+    frame: pd.DataFrame, target: str | None, future: Sequence[str], label: str
+) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """The rows up to the target's last value, and the ``future`` columns of the rows after it
+    (values known ahead for the forecast steps; None when no column is known ahead)."""
+    if not future:
+        return frame, None
+    lacking = [c for c in future if c not in frame.columns]
+    if lacking:
+        raise DataError(
+            f"'{label}': future covariate(s) {', '.join(lacking)} are not columns of the file "
+            f"(columns: {', '.join(map(str, frame.columns))}) — name columns of the file"
+        )
+    name = target or str(frame.columns[0])
+    present = pd.to_numeric(frame[name], errors="coerce").notna().to_numpy()
+    if not present.any():
+        return frame, None  # validation reports the empty target
+    last = frame.index[present].max()
+    after = frame.index > last
+    ahead = frame.loc[after, list(future)].apply(pd.to_numeric, errors="coerce")
+    return frame.loc[~after], ahead.sort_index()
+
+
+def _localized(ahead: pd.DataFrame, series: Series, timezone: str | None) -> pd.DataFrame:
+    """``ahead`` indexed in the series' time zone (naive stamps are wall-clock in ``timezone``)."""
+    index = pd.DatetimeIndex(ahead.index)
+    if index.tz is None:
+        index = index.tz_localize(timezone or "UTC", ambiguous="NaT", nonexistent="NaT")
+    out = ahead.set_axis(index.tz_convert(series.index.tz).rename("time"))
+    return out.loc[out.index.notna() & ~out.index.duplicated()].astype("float64")
 
 
 SOURCE = LocalSource()

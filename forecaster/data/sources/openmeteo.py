@@ -332,6 +332,10 @@ class OpenMeteoSource:
     live = True
     declaration = DECLARATION
 
+    def place_of(self, cfg: DataConfig) -> Place:
+        """The place a config names (a built-in city, or --lat/--lon); no network."""
+        return resolve_place(cfg.symbol, cfg.latitude, cfg.longitude)
+
     def resolve(self, cfg: DataConfig) -> base.Request:
         if cfg.calendar:
             raise ConfigError(
