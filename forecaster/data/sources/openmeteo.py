@@ -32,7 +32,7 @@ from forecaster.data import cache
 from forecaster.data.series import Series, target_first, validate
 from forecaster.data.sources import base, http
 from forecaster.data.sources.places import CITIES, Place, resolve_place
-from forecaster.errors import ConfigError, SourceError
+from forecaster.errors import ConfigError, ForecasterError, SourceError
 
 log = logging.getLogger(__name__)
 
@@ -133,33 +133,33 @@ _NETWORK_ERRORS = (
 )
 
 
-def _get(params: dict, timeout: float, session) -> dict:
-    """One request; network failures, HTTP 5xx/429 and a body that is not JSON are Transient,
-    an error body or any other failed request a SourceError."""
+def _get(params: dict, timeout: float, session, url: str = ARCHIVE_URL, what: str = NAME) -> dict:
+    """One request to ``url`` (``what`` names it in messages); network failures, HTTP 5xx/429 and a
+    body that is not JSON are Transient, an error body or any other failed request a SourceError."""
     try:
         response = (session or requests).get(
-            ARCHIVE_URL, params=params, timeout=(min(5.0, timeout), timeout)
+            url, params=params, timeout=(min(5.0, timeout), timeout)
         )
     except _NETWORK_ERRORS as exc:
         raise http.Transient(http.short_reason(exc)) from None
     except requests.RequestException as exc:
         raise SourceError(
-            f"Open-Meteo request failed ({http.short_reason(exc)}) — retry later"
+            f"{what} request failed ({http.short_reason(exc)}) — retry later"
         ) from None
     status = response.status_code
     if status == 429 or status >= 500:
-        raise http.Transient(f"HTTP {status} from Open-Meteo")
+        raise http.Transient(f"HTTP {status} from {what}")
     try:
         body = response.json()
     except ValueError:
         if status >= 400:
-            raise SourceError(f"Open-Meteo answered HTTP {status} without a reason") from None
-        raise http.Transient("Open-Meteo answered with something that is not JSON") from None
+            raise SourceError(f"{what} answered HTTP {status} without a reason") from None
+        raise http.Transient(f"{what} answered with something that is not JSON") from None
     if not isinstance(body, dict):
-        raise http.Transient("Open-Meteo answered with an unexpected JSON value")
+        raise http.Transient(f"{what} answered with an unexpected JSON value")
     if body.get("error") or status >= 400:
         reason = " ".join(str(body.get("reason") or f"HTTP {status}").split())
-        raise SourceError(f"Open-Meteo rejected the request: {base.shorten(reason, 200)}")
+        raise SourceError(f"{what} rejected the request: {base.shorten(reason, 200)}")
     return body
 
 
@@ -173,6 +173,9 @@ def fetch_frame(
     timezone: str | None = None,
     session=None,
     sleep_fn: Callable[[float], None] | None = None,
+    url: str = ARCHIVE_URL,
+    what: str = NAME,
+    malformed: type[ForecasterError] = SourceError,
 ) -> pd.DataFrame:
     """Fetch ``variables`` for ``place`` over ``start_date .. end_date`` (inclusive).
 
@@ -180,6 +183,10 @@ def fetch_frame(
     indexed by tz-aware stamps in the resolved time zone; NaN where the API sent ``null``.
     ``frame.attrs``: ``timezone`` (resolved IANA name), ``units`` (column -> unit),
     ``latitude``/``longitude`` (the grid cell the API used).
+
+    ``url``/``what``: another Open-Meteo endpoint with the same parameters and answer (the
+    Forecast and Previous Runs APIs, :mod:`~forecaster.data.sources.weather_forecasts`) and its
+    name in messages; ``malformed``: the error class of an answer of the wrong shape.
     """
     check_interval(interval)
     variables = list(variables or default_variables(interval))
@@ -192,27 +199,35 @@ def fetch_frame(
         "timezone": timezone or place.tz or "auto",
         "wind_speed_unit": "ms",
     }
-    body = http.retry(lambda t: _get(params, t, session), what=NAME, sleep_fn=sleep_fn)
-    return parse_response(body, interval, variables)
+    body = http.retry(lambda t: _get(params, t, session, url, what), what=what, sleep_fn=sleep_fn)
+    return parse_response(body, interval, variables, what=what, malformed=malformed)
 
 
-def parse_response(body: dict, interval: str, variables: list[str]) -> pd.DataFrame:
+def parse_response(
+    body: dict,
+    interval: str,
+    variables: list[str],
+    *,
+    what: str = NAME,
+    malformed: type[ForecasterError] = SourceError,
+) -> pd.DataFrame:
     """The archive's JSON -> canonical raw frame (see :func:`fetch_frame`); an answer of the wrong
-    shape (missing blocks, times that do not parse, values that are not numbers) is a SourceError."""
+    shape (missing blocks, times that do not parse, values that are not numbers) is a ``malformed``
+    error (SourceError unless told) naming ``what``."""
     key = INTERVALS[interval]
     block = body.get(key)
     if not isinstance(block, dict) or not isinstance(block.get("time"), list):
-        raise SourceError(f"Open-Meteo answered without '{key}' data — check the variable names")
+        raise malformed(f"{what} answered without '{key}' data — check the variable names")
     missing = [v for v in variables if v not in block]
     if missing:
-        raise SourceError(f"Open-Meteo answered without variable(s) {missing} — check their names")
+        raise malformed(f"{what} answered without variable(s) {missing} — check their names")
     tz = str(body.get("timezone") or "UTC")
     try:
         offset = pd.Timedelta(seconds=int(body.get("utc_offset_seconds") or 0))
         naive = pd.DatetimeIndex(pd.to_datetime(block["time"]))
     except (ValueError, TypeError, OverflowError) as exc:
-        raise SourceError(
-            f"Open-Meteo answered times that do not parse ({base.first_line(exc)}) — retry later"
+        raise malformed(
+            f"{what} answered times that do not parse ({base.first_line(exc)}) — retry later"
         ) from None
     try:
         if interval == "1h":
@@ -222,14 +237,14 @@ def parse_response(body: dict, interval: str, variables: list[str]) -> pd.DataFr
             first = np.ones(len(naive), dtype=bool)
             index = naive.normalize().tz_localize(tz, ambiguous=first, nonexistent="shift_forward")
     except Exception as exc:  # an unknown zone name from the API
-        raise SourceError(f"Open-Meteo answered an unusable time zone '{tz}' ({exc})") from None
+        raise malformed(f"{what} answered an unusable time zone '{tz}' ({exc})") from None
     data = {}
     for v in variables:
         values = block[v]
         if not isinstance(values, list) or len(values) != len(naive):
             n = len(values) if isinstance(values, list) else type(values).__name__
-            raise SourceError(f"Open-Meteo answered {n} values of '{v}' for {len(naive)} times")
-        data[v] = _numbers(values, v)
+            raise malformed(f"{what} answered {n} values of '{v}' for {len(naive)} times")
+        data[v] = _numbers(values, v, what, malformed)
     frame = pd.DataFrame(data, index=index.as_unit("ns").rename("time"))
     units = body.get(f"{key}_units")
     units = units if isinstance(units, dict) else {}
@@ -242,14 +257,19 @@ def parse_response(body: dict, interval: str, variables: list[str]) -> pd.DataFr
     return frame
 
 
-def _numbers(values: list, name: str) -> np.ndarray:
-    """JSON numbers (``null`` -> NaN) as float64; anything else is a SourceError naming it."""
+def _numbers(
+    values: list,
+    name: str,
+    what: str = NAME,
+    malformed: type[ForecasterError] = SourceError,
+) -> np.ndarray:
+    """JSON numbers (``null`` -> NaN) as float64; anything else is a ``malformed`` error naming it."""
     try:
         return np.array([np.nan if x is None else x for x in values], dtype=np.float64)
     except (ValueError, TypeError):
         bad = next((x for x in values if x is not None and not _is_number(x)), values[:3])
-    raise SourceError(
-        f"Open-Meteo answered a value that is not a number for '{name}' "
+    raise malformed(
+        f"{what} answered a value that is not a number for '{name}' "
         f"({base.shorten(repr(bad))}) — retry later"
     )
 
