@@ -24,6 +24,7 @@ from forecaster.data.group import SeriesGroup, load_group, member_config, store_
 from forecaster.data.loader import load_series
 from forecaster.data.series import Series
 from forecaster.fitting import FitResult, fit, load_members, store
+from forecaster.forecast_inputs import with_forecasts
 from forecaster.serving import PredictResult, load_model, predict
 from forecaster.training import fit_model
 
@@ -50,8 +51,9 @@ __all__ = [
 
 
 def load_data(cfg: Config, *, refresh: bool = True) -> Series:
-    """The series a config describes (live source, cache or bundled snapshot; see the loader)."""
-    return load_series(cfg.data, refresh=refresh)
+    """The series a config describes (live source, cache or bundled snapshot; see the loader),
+    with the weather forecasts it reads as issued (:mod:`forecaster.forecast_inputs`)."""
+    return with_forecasts(load_series(cfg.data, refresh=refresh), cfg)
 
 
 def backtest_group(cfg: Config, **kwargs) -> GroupBacktestReport:

@@ -60,7 +60,9 @@ def anchor_season(cfg: Config) -> int:
     return (cfg.backtest.season or 1) if cfg.model.anchor == "seasonal_naive" else 1
 
 
-def build_module(cfg: Config, n_features: int, n_known: int = 0) -> GRURegressor:
+def build_module(
+    cfg: Config, n_features: int, n_known: int = 0, target_like: tuple = ()
+) -> GRURegressor:
     """A fresh network sized by the config (and the feature count and known-ahead columns of its
     spec: :func:`module_for`).
 
@@ -85,18 +87,22 @@ def build_module(cfg: Config, n_features: int, n_known: int = 0) -> GRURegressor
         n_members=len(cfg.data.group.symbols) if cfg.data.group is not None else 0,
         member_embedding=m.member_embedding,
         n_known=n_known,
+        target_like=target_like,
     )
 
 
 def module_for(cfg: Config, spec: FeatureSpec) -> GRURegressor:
     """A fresh network for ``cfg`` that reads the features of ``spec``."""
-    return build_module(cfg, spec.n_features, spec.n_known)
+    return build_module(cfg, spec.n_features, spec.n_known, spec.target_like)
 
 
 def legacy_state(state: dict[str, torch.Tensor], module: GRURegressor) -> dict[str, torch.Tensor]:
-    """A state_dict saved before anchors existed lacks anchor_map and blend: it started naive."""
+    """A state_dict saved before anchors existed lacks anchor_map and blend (it started naive),
+    one saved before inputs known ahead lacks target_like (it read none)."""
     fresh = module.state_dict()
-    return {k: fresh[k] for k in ("anchor_map", "blend") if k not in state} | dict(state)
+    return {k: fresh[k] for k in ("anchor_map", "blend", "target_like") if k not in state} | dict(
+        state
+    )
 
 
 @dataclass

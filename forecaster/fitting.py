@@ -15,6 +15,7 @@ from forecaster.data.group import SeriesGroup, load_group, store_key
 from forecaster.data.loader import load_series
 from forecaster.data.series import Series
 from forecaster.fitted import FittedModel
+from forecaster.forecast_inputs import with_forecasts
 from forecaster.loop import global_rank
 from forecaster.registry import ChampionChanged, ModelStore, VersionInfo
 from forecaster.settings import paths
@@ -31,8 +32,11 @@ def store() -> ModelStore:
 
 
 def load_members(cfg: Config) -> Series | SeriesGroup:
-    """What a config names: its group, or its one series (live source, cache or snapshot)."""
-    return load_group(cfg.data) if cfg.data.group is not None else load_series(cfg.data)
+    """What a config names: its group, or its one series (live source, cache or snapshot), with
+    the weather forecasts it reads as issued (:mod:`forecaster.forecast_inputs`)."""
+    if cfg.data.group is not None:
+        return with_forecasts(load_group(cfg.data), cfg)
+    return with_forecasts(load_series(cfg.data), cfg)
 
 
 @dataclass

@@ -17,6 +17,7 @@ from forecaster.data.series import Series
 from forecaster.errors import ConfigError, ForecasterError, ModelError
 from forecaster.fitted import FittedModel
 from forecaster.fitting import store
+from forecaster.forecast_inputs import for_model
 from forecaster.intervals import level_name, needed, parse_levels
 from forecaster.registry import ModelStore, VersionInfo
 from forecaster.store_resolve import resolve_for
@@ -73,13 +74,17 @@ def _group_serving(st: ModelStore, cfg: Config) -> VersionInfo | None:
 
 
 def model_data_config(model: FittedModel, cfg: Config) -> Config:
-    """The user's data request, with the columns the model was trained on (target, covariates)."""
+    """The user's data request, with the columns the model was trained on (target, covariates,
+    columns and weather forecasts known ahead) and its horizon (the lead of issued forecasts)."""
     trained = model.config.data
     return cfgmod.override(
         cfg,
         {
             "data.target": trained.target,
             "data.covariates": trained.covariates,
+            "data.future_covariates": trained.future_covariates,
+            "data.weather_forecasts": trained.weather_forecasts,
+            "model.horizon": model.horizon,
             "data.variables": trained.variables or None,
         },
     )
@@ -123,7 +128,8 @@ def predict(
             f"drop --target to forecast '{fitted.target}', or train a model for '{target}' "
             f"(`forecast fit ... --target {target}`)"
         )
-    series = load_series(model_data_config(fitted, cfg).data)
+    data_cfg = model_data_config(fitted, cfg)
+    series = for_model(load_series(data_cfg.data), fitted.spec, data_cfg)
     if series.target != fitted.target:
         raise ModelError(
             f"model {info.version} forecasts '{fitted.target}' but the data's target is '{series.target}'"

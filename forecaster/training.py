@@ -35,6 +35,7 @@ from forecaster.epochs import batches_per_epoch, epoch_share
 from forecaster.errors import DataError
 from forecaster.fit_meta import fit_meta
 from forecaster.fitted import FittedModel, legacy_state, module_for
+from forecaster.forecast_inputs import forecast_variables
 from forecaster.intervals import Calibration, scores, window_scale
 from forecaster.loop import (
     EpochBar,
@@ -355,7 +356,10 @@ def _resolved_config(
         out.data.group = out.data.group.model_copy(update={"symbols": list(data.symbols)})
     out.data.target = series.target
     out.data.covariates = list(spec.covariates)
+    out.data.weather_forecasts = forecast_variables(spec)  # what it reads: none if unavailable
+    out.data.future_covariates = [c for c in spec.future if c in cfg.data.future_covariates]
     out.model.calendar = list(spec.calendar)
+    out.model.known = list(spec.known)
     out.model.anchor = anchor.name
     if anchor.name == "seasonal_naive":
         out.backtest.season = anchor.season

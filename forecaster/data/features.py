@@ -68,6 +68,18 @@ class FeatureSpec:
         return [*self.future, *builtin]
 
     @property
+    def target_like(self) -> tuple[tuple[int, float, float], ...]:
+        """The known-ahead columns in the target's units -- a weather forecast of the target
+        (``forecast_<target>``) -- as (position in the block, mean, std): the model also reads
+        them normalised like the target's window."""
+        like = FORECAST_PREFIX + self.target
+        return tuple(
+            (i, self.future_mean[i], self.future_std[i])
+            for i, name in enumerate(self.future)
+            if name == like
+        )
+
+    @property
     def n_known(self) -> int:
         """K: columns of the known-ahead block, read over the lookback and the horizon."""
         return len(self.known_names)
@@ -343,6 +355,12 @@ def check_future(series: Series, future: Sequence[str]) -> None:
             raise DataError(
                 f"{series.source}:{series.symbol}: '{name}' is the target — its future is what "
                 "the model forecasts, so it cannot be known ahead; drop it from --future-covariates"
+            )
+        if name not in series.frame.columns and name.startswith(FORECAST_PREFIX):
+            variable = name[len(FORECAST_PREFIX) :]
+            raise DataError(
+                f"{series.source}:{series.symbol}: the model reads the weather forecast of "
+                f"{variable}, which was not loaded — pass --weather-forecasts {variable}"
             )
         if name not in series.frame.columns:
             raise DataError(

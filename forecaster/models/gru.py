@@ -14,7 +14,9 @@ Data flow for one batch (shapes; L = lookback, H = horizon, F = features, D = 2 
          gate: Linear(W -> K) per window, summed with each step's inputs    (B, H)
          step MLP: [s ; future_h] (W + K) -> Linear -> GELU -> Linear -> 1, shared by every step h
        so each step's output depends on that step's own known inputs, weighted by what the
-       lookback says (e.g. how strongly the target follows a planned price)]
+       lookback says (e.g. how strongly the target follows a planned price). A column in the
+       target's units (a weather forecast of the target) is also read normalised like the
+       target, (value - loc) / scale: K_t more inputs, so the gate can pass it through as z]
       -> z = anchor + blend * correction (B, H) dimensionless -> z * scale + loc -> forecast in units
 
 The loss is the MSE of ``z`` (normalised space), so windows at any price level weigh alike; the
@@ -68,6 +70,7 @@ class GRURegressor(pl.LightningModule):
         member_embedding: int = 0,
         n_known: int = 0,
         known_hidden: int = 32,
+        target_like: tuple[tuple[int, float, float], ...] = (),
     ):
         super().__init__()
         if min(n_features, lookback, horizon, hidden_size, num_layers) < 1:
@@ -97,10 +100,14 @@ class GRURegressor(pl.LightningModule):
         self.skip = nn.Linear(lookback, horizon)
         zeroed = [self.head, self.skip]
         self.known_gate = self.known_mlp = None
+        # known-ahead columns in the target's units (a forecast of the target): (column, mean, std)
+        like = torch.tensor([list(t) for t in target_like], dtype=torch.float32).reshape(-1, 3)
+        self.register_buffer("target_like", like)
         if n_known > 0:  # the decoder of inputs known ahead (see the module docstring)
-            self.known_gate = nn.Linear(width, n_known)
+            inputs = n_known + len(like)
+            self.known_gate = nn.Linear(width, inputs)
             self.known_mlp = nn.Sequential(
-                nn.Linear(width + n_known, known_hidden), nn.GELU(), nn.Linear(known_hidden, 1)
+                nn.Linear(width + inputs, known_hidden), nn.GELU(), nn.Linear(known_hidden, 1)
             )
             zeroed += [self.known_gate, self.known_mlp[2]]
         # The learned correction starts at zero: an untrained model forecasts as its anchor.
@@ -141,13 +148,24 @@ class GRURegressor(pl.LightningModule):
         state = self.dropout(last)
         correction = self.head(state) + self.skip(target)
         if self.known_gate is not None:
-            correction = correction + self._known(state, future)
+            correction = correction + self._known(state, self._relative(future, loc, scale))
         return base + self.blend * correction.float(), loc, scale
+
+    def _relative(self, future, loc: torch.Tensor, scale: torch.Tensor):
+        """``future`` (B, H, K) and, appended, its columns in the target's units normalised like
+        the target's window, ``(value - loc) / scale``: a forecast of the target is then on the
+        scale of ``z`` itself, whatever the window's level and spread. (B, H, K + K_t)."""
+        if future is None or not len(self.target_like):
+            return future
+        col = self.target_like[:, 0].long()
+        raw = future[..., col].float() * self.target_like[:, 2] + self.target_like[:, 1]
+        rel = (raw - loc.unsqueeze(-1)) / scale.unsqueeze(-1)
+        return torch.cat([future, rel.to(future.dtype)], dim=-1)
 
     def _known(self, state: torch.Tensor, future: torch.Tensor | None) -> torch.Tensor:
         """The known-ahead decoder's (B, H) share of the correction, from the encoder state
         (B, W) and each step's known inputs ``future`` (B, H, K)."""
-        k = self.hparams.n_known
+        k = self.hparams.n_known + len(self.target_like)
         if future is None or future.shape[1:] != (self.hparams.horizon, k):
             got = None if future is None else tuple(future.shape)
             raise ValueError(f"this model reads inputs known ahead: future (B, H, {k}), got {got}")
