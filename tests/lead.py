@@ -55,3 +55,13 @@ def lead_model():
 
     series = lead_series()
     return fit_model(series, lead_config()), series
+
+
+def rewritten(series, column: str, cut: int):
+    """``series`` with ``column`` changed from row ``cut`` on (by several standard deviations)."""
+    frame = series.frame.copy()
+    values = frame[column].to_numpy(dtype=float)
+    frame[column] = np.where(
+        np.arange(len(frame)) >= cut, values + 5.0 * values.std() + 3.0, values
+    )
+    return series.with_frame(frame)

@@ -14,21 +14,12 @@ import pandas as pd
 import pytest
 import torch
 from known_lead import H, L, known_config, known_frame, known_model, known_series
+from lead import rewritten
 
 from forecaster.backtest.engine import run_backtest
 from forecaster.data.windows import WindowDataModule
 from forecaster.errors import DataError
 from forecaster.fitted import FittedModel, module_for
-
-
-def changed(series, column: str, cut: int):
-    """``series`` with ``column`` changed from row ``cut`` on (by several standard deviations)."""
-    frame = series.frame.copy()
-    values = frame[column].to_numpy(dtype=float)
-    frame[column] = np.where(
-        np.arange(len(frame)) >= cut, values + 4.0 * values.std() + 2.0, values
-    )
-    return series.with_frame(frame)
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +80,7 @@ def test_the_target_after_the_origin_never_changes_a_forecast(known):
     origins = np.arange(L, len(series) - H + 1, 3)
     origins = np.union1d(origins, [cut - 1, cut, cut + 1])
     before = model.predict_origins(series, origins)
-    after = model.predict_origins(changed(series, "y", cut), origins)
+    after = model.predict_origins(rewritten(series, "y", cut), origins)
     keep = origins <= cut
     np.testing.assert_array_equal(before[keep], after[keep])
     assert not np.allclose(before[~keep], after[~keep])
@@ -101,7 +92,7 @@ def test_a_known_input_counts_inside_the_horizon_and_never_beyond_it(known):
     cut = 800
     origins = np.arange(cut - H - 10, cut + 3)
     before = model.predict_origins(series, origins)
-    after = model.predict_origins(changed(series, "x", cut), origins)
+    after = model.predict_origins(rewritten(series, "x", cut), origins)
     beyond = origins + H <= cut  # the change starts after these origins' last step
     inside = (origins <= cut) & (origins + H > cut)
     np.testing.assert_array_equal(before[beyond], after[beyond])

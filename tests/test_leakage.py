@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from lead import H, lead_config, lead_model
+from lead import H, lead_config, lead_model, rewritten
 
 from forecaster.backtest.engine import run_backtest
 from forecaster.config import BacktestConfig
@@ -20,16 +20,6 @@ from forecaster.intervals import window_scale
 from forecaster.training import fit_model
 
 COLUMNS = ["y", "x"]  # the target, the covariate
-
-
-def rewritten(series, column: str, cut: int):
-    """``series`` with ``column`` changed from row ``cut`` on (by several standard deviations)."""
-    frame = series.frame.copy()
-    values = frame[column].to_numpy(dtype=float)
-    frame[column] = np.where(
-        np.arange(len(frame)) >= cut, values + 5.0 * values.std() + 3.0, values
-    )
-    return series.with_frame(frame)
 
 
 @pytest.fixture(scope="module")
