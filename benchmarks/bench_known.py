@@ -6,7 +6,7 @@ offline, in a fresh data root) with ``model.known`` set per variant:
 * ``none``: ``model.known: []`` (what ships today);
 * ``calendar``: the calendar steps (``hour``/``dayofweek``/``dayofyear``) among the case's
   candidates;
-* ``all``: the full candidates, ``known.default_known(freq, stock=, site=)`` of the case's series
+* ``all``: the full candidates, ``known.candidates(freq, stock=, site=)`` of the case's series
   (stocks: + session facts; weather places: + ``sun_elevation``, ``clearsky_ghi``). Skipped where
   it equals ``calendar`` (the synthetic daily series).
 
@@ -91,7 +91,7 @@ def candidates(name: str) -> dict[str, Any]:
         series = api.load_data(cfg, refresh=False)
         stock = is_stock_frame(series)
         site = known.site_of(cfg.data)
-        full = known.default_known(series.freq, stock=stock, site=site)
+        full = known.candidates(series.freq, stock=stock, site=site)
     return {
         "freq": series.freq,
         "stock": stock,

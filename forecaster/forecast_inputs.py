@@ -41,9 +41,7 @@ def with_forecasts(data: Series | SeriesGroup, cfg: Config) -> Series | SeriesGr
     variables = list(cfg.data.weather_forecasts)
     if not variables:
         return data
-    place = _place(cfg.data)
-    if isinstance(data, SeriesGroup):  # _place refuses a group config; a caller's group too
-        raise ConfigError("--weather-forecasts applies to one weather place, not a group")
+    place = _place(cfg.data)  # a group config is refused here: its members have many places
     return _attach(data, cfg, place, variables, predict=False)[0]
 
 

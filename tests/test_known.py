@@ -15,9 +15,9 @@ from forecaster.data.known import (
     SESSION_FEATURES,
     SUN_FEATURES,
     Site,
+    candidates,
     check_known,
     column_names,
-    default_known,
     known_features,
     site_of,
     width,
@@ -154,19 +154,19 @@ def test_check_known_errors():
 
 
 def test_default_known():
-    assert default_known("h", stock=False, site=GREENSBORO) == ["hour", "dayofyear", *SUN_FEATURES]
-    assert default_known("h", stock=False, site=None) == ["hour", "dayofyear"]
-    assert default_known("D", stock=False, site=GREENSBORO) == [
+    assert candidates("h", stock=False, site=GREENSBORO) == ["hour", "dayofyear", *SUN_FEATURES]
+    assert candidates("h", stock=False, site=None) == ["hour", "dayofyear"]
+    assert candidates("D", stock=False, site=GREENSBORO) == [
         "dayofweek",
         "dayofyear",
         *SUN_FEATURES,
     ]
-    assert default_known("B", stock=True, site=None) == ["dayofweek", *SESSION_FEATURES]
-    assert default_known("5min", stock=True, site=None)[:2] == ["hour", "dayofweek"]
-    assert default_known("W-SUN", stock=False, site=None) == ["dayofyear"]
+    assert candidates("B", stock=True, site=None) == ["dayofweek", *SESSION_FEATURES]
+    assert candidates("5min", stock=True, site=None)[:2] == ["hour", "dayofweek"]
+    assert candidates("W-SUN", stock=False, site=None) == ["dayofyear"]
     for freq in ("h", "D", "B", "MS"):
         check_known(
-            default_known(freq, stock=freq == "B", site=GREENSBORO), freq=freq, site=GREENSBORO
+            candidates(freq, stock=freq == "B", site=GREENSBORO), freq=freq, site=GREENSBORO
         )
 
 

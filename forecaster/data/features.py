@@ -161,13 +161,12 @@ def forecast_columns(series: Series) -> list[str]:
     return [c for c in series.frame.columns if str(c).startswith(FORECAST_PREFIX)]
 
 
-def default_known(series: Series, site) -> list[str]:
-    """The built-in known-ahead features a fit uses unless ``model.known`` names them: none.
-    Measured with ``benchmarks/bench_known.py`` on every bundled and synthetic series (skill
-    against the best baseline, none -> all candidates): stocks unchanged (the fits stay at their
-    anchors), Greensboro 0.158 -> 0.131, Seattle 0.146 -> 0.103, ar2 0.030 -> 0.015 (calendar
-    only). They are opt-in (``--known``) where a user knows they matter."""
-    return []
+DEFAULT_KNOWN: tuple[str, ...] = ()
+"""The built-in known-ahead features a fit uses unless ``model.known`` names them: none.
+Measured with ``benchmarks/bench_known.py`` on every bundled and synthetic series (skill against
+the best baseline, none -> all candidates of :func:`forecaster.data.known.candidates`): stocks
+unchanged (the fits stay at their anchors), Greensboro 0.158 -> 0.131, Seattle 0.146 -> 0.103,
+ar2 0.030 -> 0.015 (calendar only). They are opt-in (``--known``) where a user knows they matter."""
 
 
 # -- raw features -----------------------------------------------------------------------------------
@@ -395,15 +394,16 @@ def known_block(
     steps after its end): ``future`` (len(stamps), len(spec.future)) in raw units standardised
     with the training scaler, then the built-in features of each stamp."""
     scaled = (future - np.asarray(spec.future_mean)) / np.asarray(spec.future_std)
+    scaled = scaled.reshape(len(stamps), len(spec.future))
     if not spec.known:
-        return scaled.reshape(len(stamps), len(spec.future))
+        return scaled
     from forecaster.data import known  # it reuses calendar_features below
 
     site = None if spec.site is None else known.Site(*spec.site)
     builtin = known.known_features(
         stamps, spec.known, freq=series.freq, calendar=series.calendar, site=site
     )
-    return np.concatenate([scaled.reshape(len(stamps), len(spec.future)), builtin], axis=1)
+    return np.concatenate([scaled, builtin], axis=1)
 
 
 def ahead_values(series: Series, spec: FeatureSpec, stamps: pd.DatetimeIndex) -> np.ndarray:

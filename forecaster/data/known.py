@@ -111,7 +111,7 @@ def check_known(names, *, freq: str, site: Site | None) -> None:
             )
 
 
-def default_known(freq: str, *, stock: bool, site: Site | None) -> list[str]:
+def candidates(freq: str, *, stock: bool, site: Site | None) -> list[str]:
     """The candidates for a kind of series: below a day hour + day of year (stocks: hour + day of
     week + sessions); days: day of week + day of year; trading days: day of week + sessions;
     longer steps: day of year. The sun is added for a site at steps up to a day."""

@@ -22,10 +22,10 @@ from torch.utils.data import DataLoader, Dataset, RandomSampler, SequentialSampl
 from forecaster.config import Config
 from forecaster.data import known
 from forecaster.data.features import (
+    DEFAULT_KNOWN,
     FeatureSpec,
     Inputs,
     build_features,
-    default_known,
     fit_group_spec,
     forecast_columns,
 )
@@ -135,13 +135,11 @@ def shard_of(trainer, split: str, seed: int) -> dict | None:
 def inputs_of(cfg: Config, members: Sequence[Series]) -> Inputs:
     """The inputs ``cfg`` asks for: covariates and calendar of the lookback; columns known ahead
     (``data.future_covariates``, and the weather forecasts the loader attached); built-in
-    features of each step (``model.known``; None: :func:`~forecaster.data.features.default_known`)
+    features of each step (``model.known``; None: :data:`~forecaster.data.features.DEFAULT_KNOWN`)
     and the place their sun position is computed for."""
     first = members[0]
     site = known.site_of(cfg.data)
-    names = cfg.model.known
-    if names is None:
-        names = default_known(first, site)
+    names = DEFAULT_KNOWN if cfg.model.known is None else cfg.model.known
     known.check_known(names, freq=first.freq, site=site)
     future = [*cfg.data.future_covariates, *forecast_columns(first)]
     return Inputs(

@@ -63,6 +63,7 @@ import numpy as np
 import pandas as pd
 
 from forecaster.data import cache, cleaning
+from forecaster.data.features import FORECAST_PREFIX
 from forecaster.data.series import Series
 from forecaster.data.sources import base, openmeteo
 from forecaster.data.sources.places import Place, coords_name
@@ -100,8 +101,9 @@ class NotCached(SourceUnavailable):
 
 
 def forecast_column(variable: str) -> str:
-    """The column of a variable's forecast: ``"forecast_" + variable``."""
-    return "forecast_" + variable
+    """The column of a variable's forecast: ``"forecast_" + variable`` (the prefix by which
+    :mod:`forecaster.data.features` knows such a column is known ahead)."""
+    return FORECAST_PREFIX + variable
 
 
 def _interval(freq: str) -> str:
