@@ -94,3 +94,31 @@ class FakeArchive:
         response.status_code = 200
         response._content = pd.io.json.ujson_dumps(body).encode()
         return response
+
+
+class FakeResponse:
+    """A ``requests`` response with a JSON ``body`` (an exception body raises from ``json()``)."""
+
+    def __init__(self, body, status=200):
+        self.body, self.status_code = body, status
+
+    def json(self):
+        if isinstance(self.body, Exception):
+            raise self.body
+        return self.body
+
+
+class FakeGet:
+    """``requests.get`` stand-in: answers ``responses`` in turn (the last one again), raises an
+    exception given as one, and records each call's url, params and timeout."""
+
+    def __init__(self, *responses):
+        self.responses = list(responses)
+        self.calls: list[dict] = []
+
+    def __call__(self, url, params=None, timeout=None):
+        self.calls.append({"url": url, "params": dict(params), "timeout": timeout})
+        r = self.responses[min(len(self.calls), len(self.responses)) - 1]
+        if isinstance(r, BaseException):
+            raise r
+        return r

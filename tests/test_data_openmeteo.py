@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import requests
+from fakes import FakeGet, FakeResponse
 
 from forecaster.data.sources import http, openmeteo
 from forecaster.errors import ConfigError, DataError, SourceError, SourceUnavailable
@@ -33,29 +34,6 @@ def hourly_body(times, temps, humidity=None, *, tz="America/New_York", offset=-1
 
 def iso_hours(start: str, n: int) -> list[str]:
     return [f"{t:%Y-%m-%dT%H:%M}" for t in pd.date_range(start, periods=n, freq="h")]
-
-
-class FakeResponse:
-    def __init__(self, body, status=200):
-        self.body, self.status_code = body, status
-
-    def json(self):
-        if isinstance(self.body, Exception):
-            raise self.body
-        return self.body
-
-
-class FakeGet:
-    def __init__(self, *responses):
-        self.responses = list(responses)
-        self.calls: list[dict] = []
-
-    def __call__(self, url, params=None, timeout=None):
-        self.calls.append({"url": url, "params": dict(params), "timeout": timeout})
-        r = self.responses[min(len(self.calls), len(self.responses)) - 1]
-        if isinstance(r, BaseException):
-            raise r
-        return r
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import requests
+from fakes import FakeGet, FakeResponse
 
 from forecaster.data.series import validate
 from forecaster.data.sources import http, openmeteo
@@ -31,27 +32,6 @@ def recorded(name: str) -> dict:
 MARCH_1_3 = "previous_runs_day1_2024-03-01_03.json"
 MARCH_4_5 = "previous_runs_day1_2024-03-04_05.json"
 FORECAST = "forecast_2024-03-06_07.json"
-
-
-class FakeResponse:
-    def __init__(self, body, status=200):
-        self.body, self.status_code = body, status
-
-    def json(self):
-        return self.body
-
-
-class FakeGet:
-    def __init__(self, *responses):
-        self.responses = list(responses)
-        self.calls: list[dict] = []
-
-    def __call__(self, url, params=None, timeout=None):
-        self.calls.append({"url": url, "params": dict(params)})
-        r = self.responses[min(len(self.calls), len(self.responses)) - 1]
-        if isinstance(r, BaseException):
-            raise r
-        return r
 
 
 @pytest.fixture(autouse=True)
